@@ -8,4 +8,28 @@ from .backend import (bool_, float16, float32, float64, get_array_module, get_rn
                       manual_seed, set_rng_state, uint8)
 
 # --- tensor functions (helper) ---
+# torch-style package functions (tinycnn.sum, tinycnn.max, tinycnn.abs... as torch.sum): they shadow the
+# builtins only as attributes of the package; modules inside tinycnn never `from tinycnn import *`.
+from .ops.arithmetic import add, div, matmul, mul, neg, pow, sub  # noqa: E402,F401,A004
+from .ops.conversion import clone  # noqa: E402,F401
+from .ops.elementwise import (abs, clamp, clip, exp, log, maximum, minimum, sign, sqrt,  # noqa: E402,F401,A004
+                              where)
+from .ops.reduction import (amax, amin, argmax, argmin, max, mean, min, std, sum,  # noqa: E402,F401,A004
+                            var)
+from .ops.shape import (cat, chunk, concat, expand, flatten, pad, permute, reshape, split,  # noqa: E402,F401
+                        squeeze, stack, swapaxes, t, transpose, unbind, unsqueeze)
 # --- end tensor functions ---
+
+# --- lead: layers, tools ---
+from . import cuda, nn  # noqa: E402
+from .utils.gradcheck import GradcheckError, gradcheck  # noqa: E402
+from .utils.serialization import CheckpointError, load, save  # noqa: E402
+# --- end lead ---
+
+# --- part B: torch checkpoint import (helper) ---
+from .utils.torch_loader import load_torch_state_dict  # noqa: E402,F401
+# --- end part B ---
+
+# --- optim (helper) ---
+from . import optim  # noqa: E402,F401
+# --- end optim ---

@@ -81,6 +81,8 @@ class Function:
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+        if len(arrays) > 1:
+            _check_same_device(cls, arrays)
         out = Tensor(fn.forward(*arrays, **params))
         if record:
             fn.inputs = inputs
@@ -102,6 +104,15 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+
+def _check_same_device(cls, arrays) -> None:
+    """One op, one device: a NumPy array meeting a CuPy array is a user error worth naming clearly."""
+    kinds = {type(a).__module__.startswith("cupy") for a in arrays if hasattr(a, "shape")}
+    if len(kinds) > 1:
+        devices = [backend.device_of(a) for a in arrays if hasattr(a, "shape")]
+        raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, got tensors on "
+                           f"{' and '.join(dict.fromkeys(devices))} (move them with .to(device))")
 
 
 def _as_array(data, dtype):
@@ -388,8 +399,12 @@ def _shape_arg(size, name):
     return tuple(int(s) for s in size)
 
 
-def _make(fill, size, dtype, device, requires_grad, name):
-    shape = _shape_arg(size, name)
+def _make(fill, args, size, dtype, device, requires_grad, name):
+    if size is not None:
+        if args:
+            raise TypeError(f"{name}(): give the size positionally or as size=, not both")
+        args = (size,)
+    shape = _shape_arg(args, name)
     dtype = backend.to_dtype(dtype) or backend.DEFAULT_DTYPE
     arr = fill(shape, dtype)
     if device is not None:
@@ -397,27 +412,28 @@ def _make(fill, size, dtype, device, requires_grad, name):
     return Tensor(arr, requires_grad=requires_grad)
 
 
-def zeros(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(np.zeros, size, dtype, device, requires_grad, "zeros")
+def zeros(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``; float32 unless ``dtype``."""
+    return _make(np.zeros, args, size, dtype, device, requires_grad, "zeros")
 
 
-def ones(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(np.ones, size, dtype, device, requires_grad, "ones")
+def ones(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _make(np.ones, args, size, dtype, device, requires_grad, "ones")
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda s, d: np.full(s, fill_value, d), (size,), dtype, device, requires_grad, "full")
+    return _make(lambda s, d: np.full(s, fill_value, d), (), size, dtype, device, requires_grad, "full")
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def rand(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Uniform samples in [0, 1) from tinycnn's global generator (see ``manual_seed``)."""
-    return _make(lambda s, d: backend.get_rng().random(s).astype(d), size, dtype, device,
+    return _make(lambda s, d: backend.get_rng().random(s).astype(d), args, size, dtype, device,
                  requires_grad, "rand")
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False) -> Tensor:
+def randn(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """Standard normal samples from tinycnn's global generator (see ``manual_seed``)."""
-    return _make(lambda s, d: backend.get_rng().standard_normal(s).astype(d), size, dtype, device,
+    return _make(lambda s, d: backend.get_rng().standard_normal(s).astype(d), args, size, dtype, device,
                  requires_grad, "randn")
 
 

@@ -10,6 +10,10 @@ from . import arithmetic, conversion
 _MODULES = [arithmetic, conversion]
 
 # --- elementwise/reduction/shape (helper) ---
+from . import activation  # noqa: E402  (activations helper: relu/sigmoid/tanh/softmax/log_softmax methods)
+_MODULES.append(activation)
+from . import elementwise, reduction, shape  # noqa: E402
+_MODULES += [elementwise, reduction, shape]
 # --- end elementwise/reduction/shape ---
 
 for _module in _MODULES:

@@ -1,0 +1,121 @@
+"""Shared test helpers: finite-difference gradients and the standard checks every op goes through.
+
+``numeric_grad(f, arrays)`` estimates d/dx_i of L = sum(u * f(x_1, ..., x_k)) by central differences, with
+``u`` a fixed random upstream gradient (so every output element is weighted differently and a backward
+that mixes up positions is caught). ``assert_grads_match`` compares that with what ``backward(u)`` gives.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tinycnn import Tensor, no_grad
+
+
+def _first(out):
+    return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def upstream_for(out, seed: int = 1):
+    """A fixed random upstream gradient of ``out``'s shape and dtype."""
+    return np.random.default_rng(seed).standard_normal(out.shape).astype(out.dtype)
+
+
+def numeric_grad(f, arrays, eps: float = 1e-6, upstream=None, seed: int = 1):
+    """Central-difference gradients of sum(upstream * f(*arrays)) w.r.t. each float array (None for others)."""
+    arrays = [np.array(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+              for a in arrays]
+    with no_grad():
+        out = _first(f(*[Tensor(a) for a in arrays]))
+        u = upstream if upstream is not None else upstream_for(out, seed)
+
+        def loss():
+            return float(np.sum(_first(f(*[Tensor(a) for a in arrays])).numpy() * u))
+
+        grads = []
+        for a in arrays:
+            if a.dtype.kind != "f":
+                grads.append(None)
+                continue
+            g = np.zeros_like(a)
+            flat, gflat = a.reshape(-1), g.reshape(-1)
+            for j in range(flat.size):
+                orig = flat[j]
+                flat[j] = orig + eps
+                plus = loss()
+                flat[j] = orig - eps
+                minus = loss()
+                flat[j] = orig
+                gflat[j] = (plus - minus) / (2 * eps)
+            grads.append(g)
+    return grads
+
+
+def analytic_grad(f, arrays, upstream=None, seed: int = 1):
+    """(output array, [grad of each float input or None]) from one forward and ``backward(upstream)``."""
+    tensors = [Tensor(np.array(a), requires_grad=np.asarray(a).dtype.kind == "f") for a in arrays]
+    out = _first(f(*tensors))
+    u = upstream if upstream is not None else upstream_for(out, seed)
+    if out.requires_grad:
+        out.backward(Tensor(u))
+    grads = [None if not t.requires_grad else
+             (t.grad.numpy() if t.grad is not None else np.zeros(t.shape, t.dtype)) for t in tensors]
+    return out.numpy(), grads
+
+
+def assert_grads_match(f, arrays, eps: float = 1e-6, atol: float = 1e-6, rtol: float = 1e-5):
+    """The analytic gradient of every float64 input equals the central-difference estimate."""
+    arrays = [np.asarray(a, dtype=np.float64) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+              for a in arrays]
+    _, analytic = analytic_grad(f, arrays)
+    numeric = numeric_grad(f, arrays, eps)
+    for i, (a, n) in enumerate(zip(analytic, numeric)):
+        if n is None:
+            continue
+        np.testing.assert_allclose(a, n, atol=atol, rtol=rtol, err_msg=f"gradient of input {i}")
+
+
+def torch_grad(fn, arrays, upstream):
+    """(output, grads) of a torch function on float64 copies of ``arrays`` (the oracle)."""
+    import torch  # noqa: PLC0415  (tests only)
+    ts = [torch.tensor(np.array(a), requires_grad=np.asarray(a).dtype.kind == "f") for a in arrays]
+    out = _first(fn(*ts))
+    if out.requires_grad:
+        out.backward(torch.tensor(upstream))
+    return out.detach().numpy(), [t.grad.numpy() if t.grad is not None else
+                                  (np.zeros(t.shape) if t.requires_grad else None) for t in ts]
+
+
+def assert_matches_torch(ours, theirs, arrays, atol: float = 1e-10):
+    """Forward values and gradients agree with PyTorch (float64)."""
+    out, grads = analytic_grad(ours, arrays)
+    t_out, t_grads = torch_grad(theirs, arrays, upstream_for(out))
+    assert out.shape == t_out.shape, f"output shape {out.shape} vs torch {t_out.shape}"
+    np.testing.assert_allclose(out, t_out, atol=atol, rtol=1e-10, err_msg="forward")
+    for i, (g, tg) in enumerate(zip(grads, t_grads)):
+        if g is None:
+            continue
+        np.testing.assert_allclose(g, tg, atol=atol, rtol=1e-10, err_msg=f"gradient of input {i}")
+
+
+def assert_keeps_float32(f, arrays):
+    """float32 inputs give a float32 output and float32 gradients."""
+    arrays = [np.asarray(a).astype(np.float32) if np.asarray(a).dtype.kind == "f" else np.asarray(a)
+              for a in arrays]
+    out, grads = analytic_grad(f, arrays)
+    assert out.dtype == np.float32, f"output dtype {out.dtype}"
+    for i, g in enumerate(grads):
+        assert g is None or g.dtype == np.float32, f"gradient {i} has dtype {g.dtype}"
+
+
+def assert_no_inplace(f, arrays):
+    """Neither the inputs nor the incoming gradient are modified by forward or backward."""
+    arrays = [np.array(a) for a in arrays]
+    before = [a.copy() for a in arrays]
+    tensors = [Tensor(a, requires_grad=a.dtype.kind == "f") for a in arrays]  # shares memory with arrays
+    out = _first(f(*tensors))
+    u = upstream_for(out)
+    u_before = u.copy()
+    out.backward(Tensor(u))
+    for i, (a, b) in enumerate(zip(arrays, before)):
+        np.testing.assert_array_equal(a, b, err_msg=f"input {i} was modified")
+    np.testing.assert_array_equal(u, u_before, err_msg="the incoming gradient was modified")

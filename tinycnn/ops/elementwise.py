@@ -1,0 +1,274 @@
+"""Elementwise math: exp, log, sqrt, abs, sign, clamp, maximum, minimum, where.
+
+Every backward is the chain rule for an elementwise map, ``gx = gy * f'(x)``, with PyTorch's value at the
+kinks (/work/shared/reference/torch_semantics.md section 6): abs'(0) = 0; ``clamp`` with Python-number
+bounds has slope 1 only strictly inside (min, max), 0 at the bounds; ``maximum``/``minimum`` (and ``clamp``
+with *tensor* bounds, built from them) split a tie 0.5/0.5 between the two inputs.
+
+Constants in the formulas are Python numbers, so float32 stays float32.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function, Tensor
+from ..backend import DEFAULT_DTYPE, get_array_module
+from .arithmetic import _shape, as_operand, check_broadcast, unbroadcast
+
+
+def _floating(x):
+    """Integer/bool arrays become the default float dtype (as torch.exp(int_tensor) gives float32)."""
+    return x if x.dtype.kind in "fc" else x.astype(DEFAULT_DTYPE)
+
+
+class Exp(Function):
+    """y = e^x.  dy/dx = e^x = y:  gx = gy * y."""
+
+    def forward(self, x):
+        self.y = get_array_module(x).exp(_floating(x))
+        return self.y
+
+    def backward(self, gy):
+        return gy * self.y
+
+
+class Log(Function):
+    """y = ln x.  dy/dx = 1/x:  gx = gy / x."""
+
+    def forward(self, x):
+        self.x = _floating(x)
+        return get_array_module(x).log(self.x)
+
+    def backward(self, gy):
+        return gy / self.x
+
+
+class Sqrt(Function):
+    """y = sqrt(x).  dy/dx = 1 / (2 sqrt(x)):  gx = gy / (2 y)."""
+
+    def forward(self, x):
+        self.y = get_array_module(x).sqrt(_floating(x))
+        return self.y
+
+    def backward(self, gy):
+        return gy / (2 * self.y)
+
+
+class Abs(Function):
+    """y = |x|.  dy/dx = sign(x) (0 at x = 0, like PyTorch):  gx = gy * sign(x)."""
+
+    def forward(self, x):
+        xp = get_array_module(x)
+        self.sign = xp.sign(x)
+        return xp.abs(x)
+
+    def backward(self, gy):
+        return gy * self.sign
+
+
+class Sign(Function):
+    """y = sign(x) in {-1, 0, 1}.  Piecewise constant: dy/dx = 0 everywhere (PyTorch also returns zeros)."""
+
+    def forward(self, x):
+        return get_array_module(x).sign(x)
+
+    def backward(self, gy):
+        return get_array_module(gy).zeros_like(gy)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi) with Python-number bounds (either may be None).
+
+    dy/dx = 1 where lo < x < hi, else 0 -- also 0 exactly at a bound, as PyTorch's ``x.clamp(0, 6)``.
+    """
+
+    def forward(self, x, *, lo, hi):
+        xp = get_array_module(x)
+        inside = xp.ones(x.shape, dtype=bool)
+        if lo is not None:
+            inside &= x > lo
+        if hi is not None:
+            inside &= x < hi
+        self.inside = inside
+        return xp.clip(x, lo, hi)
+
+    def backward(self, gy):
+        return gy * self.inside
+
+
+class _Extremum(Function):
+    """Shared backward of maximum/minimum.
+
+    y = max(a, b) elementwise:  dy/da = [a > b] + 0.5 [a = b],  dy/db = [b > a] + 0.5 [a = b]
+    (PyTorch's tie rule), each gradient then summed over the axes it was broadcast along.
+    """
+
+    pick = None  # "maximum" or "minimum"
+
+    def forward(self, a, b):
+        check_broadcast(a, b, self.pick)
+        xp = get_array_module(a, b)
+        self.a, self.b = a, b
+        return getattr(xp, self.pick)(a, b)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        a, b = self.a, self.b
+        a_wins = (a > b) if self.pick == "maximum" else (a < b)
+        tie = a == b
+        # 1 where a wins, 0.5 on ties, 0 where b wins; float constants keep gy's dtype
+        share_a = xp.where(a_wins, gy, xp.where(tie, gy * 0.5, 0.0))
+        ga = unbroadcast(share_a, _shape(a)) if self.needs_input_grad[0] else None
+        gb = unbroadcast(gy - share_a, _shape(b)) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Maximum(_Extremum):
+    pick = "maximum"
+
+
+class Minimum(_Extremum):
+    pick = "minimum"
+
+
+class Where(Function):
+    """y = a where cond else b (broadcast).  ga = unbroadcast(gy * [cond]), gb = unbroadcast(gy * [not cond])."""
+
+    def forward(self, a, b, *, cond):
+        xp = get_array_module(a, b, cond)
+        self.cond = cond
+        self.shapes = _shape(a), _shape(b)
+        return xp.where(cond, a, b)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        sa, sb = self.shapes
+        ga = unbroadcast(xp.where(self.cond, gy, 0), sa) if self.needs_input_grad[0] else None
+        gb = unbroadcast(xp.where(self.cond, 0, gy), sb) if self.needs_input_grad[1] else None
+        return ga, gb
+
+
+# ---- functional forms -------------------------------------------------------------------------------------
+def _tensor(x, name):
+    x = as_operand(x)
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
+    return x
+
+
+def exp(input):
+    return Exp.apply(_tensor(input, "exp"))
+
+
+def log(input):
+    return Log.apply(_tensor(input, "log"))
+
+
+def sqrt(input):
+    return Sqrt.apply(_tensor(input, "sqrt"))
+
+
+def abs(input):  # noqa: A001  (PyTorch's name)
+    return Abs.apply(_tensor(input, "abs"))
+
+
+def sign(input):
+    return Sign.apply(_tensor(input, "sign"))
+
+
+def maximum(input, other):
+    return Maximum.apply(as_operand(input), as_operand(other))
+
+
+def minimum(input, other):
+    return Minimum.apply(as_operand(input), as_operand(other))
+
+
+def clamp(input, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+    """Clamp to [min, max]. Number bounds: slope 0 at the bounds; Tensor bounds: maximum/minimum (0.5 ties)."""
+    x = _tensor(input, "clamp")
+    if min is None and max is None:
+        raise ValueError("clamp(): at least one of min and max must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        y = x if min is None else maximum(x, min)
+        return y if max is None else minimum(y, max)
+    lo = None if min is None else float(min)
+    hi = None if max is None else float(max)
+    return Clamp.apply(x, lo=lo, hi=hi)
+
+
+clip = clamp
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` is true, else ``other``; a bool Tensor/array condition, broadcast."""
+    cond = condition.data if isinstance(condition, Tensor) else condition
+    if not hasattr(cond, "dtype"):
+        cond = np.asarray(cond)
+    if cond.dtype != bool:
+        raise TypeError(f"where(): condition must be a bool tensor, got dtype {cond.dtype}")
+    a, b = as_operand(input), as_operand(other)
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        xp = get_array_module(cond)
+        return Tensor(xp.where(cond, a, b))
+    check_broadcast(cond, a, "where")
+    check_broadcast(cond, b, "where")
+    return Where.apply(a, b, cond=cond)
+
+
+TENSOR_METHODS = {
+    "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "__abs__": abs, "sign": sign,
+    "clamp": clamp, "clip": clip, "maximum": maximum, "minimum": minimum,
+    # PyTorch's x.where(condition, y) == where(condition, x, y)
+    "where": lambda self, condition, other: where(condition, self, other),
+}
+
+
+def _register():
+    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
+
+    def away_from_zero(shape):
+        def make(rng):
+            x = rng.uniform(0.3, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
+            return [x]
+        return make
+
+    positive = lambda rng: [rng.uniform(0.5, 2.0, (3, 4))]  # noqa: E731
+
+    def no_ties(rng):  # a and b at least 0.1 apart everywhere, b broadcast along the first axis
+        a = rng.standard_normal((3, 4))
+        b = rng.standard_normal((4,))
+        close = np.abs(a - b) < 0.1
+        a[close] += 0.3
+        return [a, b]
+
+    register("exp", exp, lambda rng: [rng.standard_normal((3, 4))])
+    register("log", log, positive)
+    register("sqrt", sqrt, positive)
+    register("abs", abs, away_from_zero((3, 4)))
+    register("clamp", lambda x: clamp(x, -0.5, 0.5),
+             lambda rng: [np.array([[-1.0, -0.3, 0.1, 0.4], [0.7, -0.8, 0.2, 1.5]])])
+    register("maximum", maximum, no_ties)
+    register("minimum", minimum, no_ties)
+    mask = np.array([[True, False, True, False]] * 3)
+    register("where", lambda a, b: where(mask, a, b),
+             lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal((1, 4))])
+
+    # the arithmetic ops (ops/arithmetic.py has no registry block of its own): broadcast shapes throughout
+    from . import arithmetic as ar  # noqa: PLC0415
+    pair = lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 1))]  # noqa: E731
+    register("add", ar.add, pair)
+    register("sub", ar.sub, pair)
+    register("mul", ar.mul, pair)
+    register("div", ar.div, lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0.5, 2.0, (3,))])
+    register("neg", ar.neg, lambda rng: [rng.standard_normal((2, 3))])
+    register("pow", ar.pow, lambda rng: [rng.uniform(0.5, 2.0, (2, 3)), rng.standard_normal((3,))])
+    register("pow_scalar", lambda x: ar.pow(x, 3), lambda rng: [rng.standard_normal((2, 3))])
+    register("matmul", ar.matmul, lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 2))])
+    register("matmul_vector", ar.matmul, lambda rng: [rng.standard_normal(3), rng.standard_normal((2, 3, 4))])
+
+
+try:
+    _register()
+except ImportError:   # the registry module is optional tooling
+    pass
