@@ -131,7 +131,7 @@ def _as_array(data, dtype):
         if arr.dtype == object:
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} "
                             f"holding non-numbers or ragged rows")
-        if arr.dtype.kind == "f":
+        if arr.dtype.kind == "f" and dtype is None:
             arr = arr.astype(backend.DEFAULT_DTYPE)
         elif arr.dtype.kind in "iu" and dtype is None:
             arr = arr.astype(np.int64)
