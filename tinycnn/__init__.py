@@ -33,3 +33,7 @@ from .utils.torch_loader import load_torch_state_dict  # noqa: E402,F401
 # --- optim (helper) ---
 from . import optim  # noqa: E402,F401
 # --- end optim ---
+
+# --- conv/pool (helper) ---
+from .ops.conv import get_conv_backward, set_conv_backward  # noqa: E402,F401
+# --- end conv/pool ---

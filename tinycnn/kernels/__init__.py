@@ -1,0 +1,67 @@
+"""Kernel dispatcher: which implementation of im2col/col2im/pooling runs for a given array.
+
+``get_kernels(array)`` returns a module with the functions ``im2col, col2im, max_pool2d_forward,
+max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward`` (same signatures in every module):
+
+* CuPy arrays -> ``numpy_kernels`` (written with ``get_array_module``, so it runs on the GPU unchanged);
+* NumPy arrays -> ``numba_kernels`` when Numba is installed, else ``numpy_kernels``.
+
+A choice can be forced with the environment variable ``TINYCNN_KERNELS=numpy|numba`` (read at every call)
+or with ``set_kernels("numpy" | "numba" | None)``, which wins over the variable (``None`` = automatic).
+Numba is imported only the first time the Numba kernels are asked for, so the NumPy path works without it.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+
+from ..backend import _is_cupy_array
+from . import numpy_kernels
+
+_NAMES = ("numpy", "numba")
+_forced: str | None = None
+_numba_kernels = None
+_numba_installed = importlib.util.find_spec("numba") is not None   # looked up once, not per call
+
+
+def _load_numba():
+    global _numba_kernels
+    if _numba_kernels is None:
+        if not _numba_installed:
+            raise ImportError("tinycnn kernels 'numba' requested but numba is not installed "
+                              "(pip install numba, or use TINYCNN_KERNELS=numpy)")
+        from . import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
+        _numba_kernels = numba_kernels
+    return _numba_kernels
+
+
+def set_kernels(name: str | None) -> None:
+    """Force the CPU kernel set: "numpy", "numba", or None for automatic (env var, then availability)."""
+    global _forced
+    if name is not None:
+        name = str(name).lower()
+        if name not in _NAMES:
+            raise ValueError(f"set_kernels: expected one of {_NAMES} or None, got {name!r}")
+        if name == "numba":
+            _load_numba()
+    _forced = name
+
+
+def get_kernels_name() -> str:
+    """The name of the kernel set NumPy arrays get now ("numpy" or "numba")."""
+    name = _forced or os.environ.get("TINYCNN_KERNELS", "").lower() or None
+    if name is not None and name not in _NAMES:
+        raise ValueError(f"TINYCNN_KERNELS must be 'numpy' or 'numba', got {name!r}")
+    if name is None:
+        name = "numba" if _numba_installed else "numpy"
+    return name
+
+
+def get_kernels(array=None):
+    """The kernel module for ``array`` (see the module docstring for the rule)."""
+    if array is not None and _is_cupy_array(array):
+        return numpy_kernels
+    return _load_numba() if get_kernels_name() == "numba" else numpy_kernels
+
+
+__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels"]
