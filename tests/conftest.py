@@ -4,9 +4,23 @@ The fuzz modules compare against PyTorch in float64 and want float64 as torch's 
 module assumes PyTorch's float32 default. Under pytest-xdist one worker runs modules of both kinds, so
 the default is set per test from the module's ``TORCH_DEFAULT_DTYPE`` (float32 when absent).
 """
+import os
 import sys
 
 import pytest
+
+# Under pytest-xdist every worker is a process of its own: with BLAS, Numba and PyTorch each starting one
+# thread per core, 2 workers on 2 cores oversubscribe the machine, and OpenBLAS's spinning threads then
+# turn a 1 ms GEMM into seconds. One thread per worker (inherited by the CLI subprocesses tests start).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ[_var] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # for a BLAS already loaded before this file ran
+    except ImportError:
+        pass
 
 
 @pytest.fixture(autouse=True)

@@ -6,4 +6,6 @@ from .summary import summary  # noqa: F401
 from .torch_loader import load_torch_state_dict  # noqa: F401
 # --- end part B ---
 # --- lead ---
+from .gradcheck import GradcheckError, check_gradients, gradcheck  # noqa: F401
+from .serialization import CheckpointError, load, save  # noqa: F401
 # --- end lead ---
