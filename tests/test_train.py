@@ -121,3 +121,15 @@ def test_bad_config_is_a_clear_error(tmp_path):
         Trainer(small_config(tmp_path, lr=-1.0))
     with pytest.raises(ValueError, match="epochs"):
         Trainer(small_config(tmp_path, epochs=0))
+
+
+@pytest.mark.parametrize("model,size", [("resnet18_small", None), ("mobilenet_v2", 32)])
+def test_train_takes_other_models_resizing_and_repeating_channels(tmp_path, model, size):
+    config = small_config(tmp_path, model=model, input_size=size, epochs=1, train_limit=64, test_limit=32,
+                          batch_size=32)
+    trainer = Trainer(config)
+    images, _ = next(iter(trainer.train_loader))
+    expected_channels = 1 if model == "resnet18_small" else 3
+    assert images.shape[1:] == (expected_channels, size or 28, size or 28)
+    history = trainer.fit()
+    assert np.isfinite(history[0]["train_loss"])

@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="output folder (default runs/MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
-    t.add_argument("--input-size", type=int, help="resize images to this size (e.g. 224 for AlexNet)")
+    t.add_argument("--input-size", type=int, help="resize images to this size (default: 28 for lenet5, else a size the model accepts)")
     t.add_argument("--pretrained", help="weights to start from (.npz from tinycnn or a torch .pth)")
     t.add_argument("--freeze-backbone", action="store_true", help="train only the new head")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")

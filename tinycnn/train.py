@@ -36,6 +36,10 @@ OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
 SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
 CHECKPOINT_FORMAT = "tinycnn-checkpoint-1"
+# Image side each model is trained at when --input-size is not given: MNIST's own 28 where the model takes
+# it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise).
+DEFAULT_INPUT_SIZE = {"lenet5": 28, "resnet18_small": 28, "nin": 96, "alexnet_d2l": 224, "alexnet_small": 224}
+FALLBACK_INPUT_SIZE = 64
 
 
 class TrainingError(RuntimeError):
@@ -95,8 +99,9 @@ def _first_conv_channels(model: nn.Module) -> int | None:
 def build_datasets(config: TrainConfig, in_channels: int = 1):
     cls, mean, std = DATASETS[config.dataset]
     steps = [T.Normalize(mean, std)]
-    if config.input_size and config.input_size != 28:
-        steps.append(T.Resize(config.input_size))
+    size = config.input_size or DEFAULT_INPUT_SIZE.get(config.model, FALLBACK_INPUT_SIZE)
+    if size != 28:
+        steps.append(T.Resize(size))
     if in_channels == 3:  # ImageNet-style models take three channels: repeat the grey one
         steps.append(T.Lambda(lambda x: np.repeat(x, 3, axis=-3)))
     transform = T.Compose(steps)
