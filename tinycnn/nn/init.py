@@ -198,3 +198,17 @@ def kaiming_normal_(tensor, a: float = 0, mode: str = "fan_in", nonlinearity: st
     fan = _calculate_correct_fan(tensor, mode)
     std = calculate_gain(nonlinearity, a) / math.sqrt(fan)
     return _fill(tensor, _normal(_rng(generator), 0.0, std, tensor))
+
+
+def default_layer_init_(weight, bias=None):
+    """PyTorch's default initialisation of Linear and Conv layers, shared by both.
+
+    ``kaiming_uniform_(a=sqrt(5))`` gives weight ~ U(-b, b) with b = gain * sqrt(3 / fan_in) and
+    gain = sqrt(2 / (1 + 5)), i.e. b = 1 / sqrt(fan_in); the bias gets the same bound, U(+-1/sqrt(fan_in)).
+    """
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound)
+    return weight

@@ -1,7 +1,6 @@
 """Basic layers: ``Linear`` (fully connected), ``Identity``, ``Flatten``, ``Unflatten``."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -41,11 +40,7 @@ class Linear(Module):
             self.to(device)
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.in_features
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
         return linear(input, self.weight, self.bias,

@@ -1,7 +1,6 @@
 """``Conv2d``: a 2-D convolution layer over ``F.conv2d`` (im2col + GEMM; backward in ``tinycnn/ops/conv.py``)."""
 from __future__ import annotations
 
-import math
 import numbers
 
 import numpy as np
@@ -56,11 +55,7 @@ class Conv2d(Module):
             self.to(device)
 
     def reset_parameters(self) -> None:
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in = self.weight.shape[1] * self.kernel_size[0] * self.kernel_size[1]
-            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-            init.uniform_(self.bias, -bound, bound)
+        init.default_layer_init_(self.weight, self.bias)
 
     def forward(self, input):
         return conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups,
