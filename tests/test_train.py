@@ -133,3 +133,20 @@ def test_train_takes_other_models_resizing_and_repeating_channels(tmp_path, mode
     assert images.shape[1:] == (expected_channels, size or 28, size or 28)
     history = trainer.fit()
     assert np.isfinite(history[0]["train_loss"])
+
+
+def test_pretrained_torch_pth_file_fine_tunes_from_the_command_line(tmp_path):
+    torch = pytest.importorskip("torch")
+    from torch import nn as tnn
+    torch.manual_seed(0)
+    net = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2, 2), tnn.Conv2d(6, 16, 5),
+                         tnn.ReLU(), tnn.MaxPool2d(2, 2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(),
+                         tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 10))
+    torch.save(net.state_dict(), tmp_path / "lenet.pth")
+    out = tmp_path / "ft"
+    code = main(["train", "lenet5", "--pretrained", str(tmp_path / "lenet.pth"), "--freeze-backbone",
+                 "--epochs", "1", "--train-limit", "256", "--test-limit", "64", "--no-progress", "--out", str(out)])
+    assert code == 0
+    weights = tinycnn.load(out / "last.npz")["model"]
+    np.testing.assert_array_equal(weights["0.weight"].numpy(), net[0].weight.detach().numpy())
+    assert not np.array_equal(weights["11.weight"].numpy(), net[11].weight.detach().numpy())
