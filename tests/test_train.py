@@ -150,3 +150,25 @@ def test_pretrained_torch_pth_file_fine_tunes_from_the_command_line(tmp_path):
     weights = tinycnn.load(out / "last.npz")["model"]
     np.testing.assert_array_equal(weights["0.weight"].numpy(), net[0].weight.detach().numpy())
     assert not np.array_equal(weights["11.weight"].numpy(), net[11].weight.detach().numpy())
+
+
+def test_ctrl_c_saves_a_checkpoint_and_keeps_the_last_complete_epoch(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "tinycnn", "train", "lenet5", "--epochs", "50", "--train-limit",
+                             "1024", "--test-limit", "64", "--no-progress", "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "last.npz").exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert (out / "last.npz").exists(), proc.communicate()[1]
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stdout
+    interrupted = tinycnn.load(out / "interrupted.npz")
+    last = tinycnn.load(out / "last.npz")
+    assert interrupted["epoch"] >= last["epoch"] >= 1
