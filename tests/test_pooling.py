@@ -226,10 +226,12 @@ def test_property_random_pool_configs_match_torch(cfg):
 
 
 @pytest.mark.parametrize("kset", KSETS)
-def test_window_of_padding_only_gets_minus_inf_and_sends_no_gradient(kset):
+@pytest.mark.parametrize("shape,k,p,d", [((1, 1), (2, 1), (1, 0), (2, 1)),     # rows -1 and 1 of a 1-row map
+                                         ((2, 1), (1, 2), (0, 1), (1, 2))])    # cols -1 and 1 of 1-col rows
+def test_window_of_padding_only_gets_minus_inf_and_sends_no_gradient(kset, shape, k, p, d):
     kernels.set_kernels(kset)
-    x = Tensor(np.random.default_rng(0).standard_normal((1, 2, 1, 1)), requires_grad=True)
-    y = F.max_pool2d(x, (2, 1), 1, (1, 0), (2, 1))       # the window reads rows -1 and 1: padding only
-    assert np.isneginf(y.numpy()).all()
+    x = Tensor(np.random.default_rng(0).standard_normal((1, 2, *shape)), requires_grad=True)
+    y, idx = F.max_pool2d(x, k, 1, p, d, return_indices=True)
+    assert np.isneginf(y.numpy()).all() and (idx.numpy() == -1).all()
     y.backward(Tensor(np.ones(y.shape)))
     np.testing.assert_array_equal(x.grad.numpy(), 0.0)

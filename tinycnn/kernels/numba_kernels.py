@@ -119,6 +119,8 @@ def _max_pool_fwd(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
                     w0 += dw
                 best = -np.inf
                 best_i = h0 * w + w0                 # a window of only -inf points at its first real element
+                if h0 >= h or h0 > hs + (kh - 1) * dh or w0 >= w or w0 > ws + (kw - 1) * dw:
+                    best_i = -1                      # ... and one of padding only (dilation) at nothing
                 for i in range(kh):
                     hh = hs + i * dh
                     if hh < 0 or hh >= h:
@@ -143,7 +145,7 @@ def _max_pool_bwd(gy, idx, gx):
         for a in range(oh):
             for b in range(ow):
                 k = idx[p, a, b]
-                if 0 <= k < h * w:  # a window of padding only (dilation) has no input element to feed
+                if k >= 0:  # -1: a window of padding only (dilation) has no input element to feed
                     gx[p, k // w, k % w] += gy[p, a, b]
 
 

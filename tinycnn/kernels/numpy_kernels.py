@@ -88,7 +88,9 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
 
     Tie rule of PyTorch's CPU kernel: scan the window row-major, replace the running max when
     ``v > max or isnan(v)`` -- the first of equal maxima wins, a NaN wins (the last NaN). Padding is -inf and
-    never wins; a window of only -inf points at its first real element.
+    never wins; a window of only -inf points at its first real element, and a window holding no real
+    element at all (padding only, possible with dilation) gets -inf and index -1 (PyTorch returns an index
+    into a neighbouring row or plane there and sends the gradient to it; we send it nowhere).
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
@@ -101,7 +103,10 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
     h0 = hs + dh * ((xp.maximum(-hs, 0) + dh - 1) // dh)
     w0 = ws + dw * ((xp.maximum(-ws, 0) + dw - 1) // dw)
     best = xp.full((n, c, oh, ow), -np.inf, dtype=x.dtype)
-    index = xp.broadcast_to(h0[:, None] * w + w0[None, :], (n, c, oh, ow)).astype(xp.int64)
+    index = h0[:, None] * w + w0[None, :]
+    # A window of padding only (possible with dilation) has no first real element: index -1, no gradient.
+    empty = ((h0 >= h) | (h0 > hs + (kh - 1) * dh))[:, None] | ((w0 >= w) | (w0 > ws + (kw - 1) * dw))[None, :]
+    index = xp.broadcast_to(xp.where(empty, -1, index), (n, c, oh, ow)).astype(xp.int64)
     for i in range(kh):
         for j in range(kw):
             v = xpad[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
@@ -118,8 +123,8 @@ def max_pool2d_backward(gy, indices, x_shape):
     xp = get_array_module(gy)
     n, c, h, w = x_shape
     plane = xp.arange(n * c, dtype=xp.int64).reshape(n, c, 1, 1) * (h * w)
-    # A window of padding only (possible with dilation) points past its plane: it feeds no input element.
-    valid = (indices >= 0) & (indices < h * w)
+    # Index -1 marks a window of padding only (possible with dilation): it feeds no input element.
+    valid = indices >= 0
     target = (xp.where(valid, indices, 0) + plane).ravel()
     # bincount sums the weights of equal targets in output order (float64), then we return to gy's dtype
     gx = xp.bincount(target, weights=xp.where(valid, gy, 0).ravel(), minlength=n * c * h * w)
