@@ -42,12 +42,48 @@ def run_tinycnn(batch, size, steps, device):
     return times
 
 
+def torch_resnet18():
+    """torchvision's resnet18() when torchvision is installed, else the same network built from torch.nn
+    (BasicBlock x [2, 2, 2, 2], 64-128-256-512 channels, 1x1 stride-2 downsampling shortcuts)."""
+    try:
+        import torchvision
+        return torchvision.models.resnet18()
+    except ImportError:
+        pass
+    from torch import nn
+
+    class Block(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU(inplace=True)
+            self.down = None
+            if stride != 1 or cin != cout:
+                self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + (x if self.down is None else self.down(x)))
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+              nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for cout, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+        layers += [Block(cin, cout, stride), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 1000)]
+    return nn.Sequential(*layers)
+
+
 def run_torch(batch, size, steps, device):
     import torch
-    import torchvision
 
     torch.manual_seed(0)
-    model = torchvision.models.resnet18().to(device)
+    model = torch_resnet18().to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rng = np.random.default_rng(0)
     x = torch.from_numpy(rng.standard_normal((batch, 3, size, size), dtype=np.float32)).to(device)

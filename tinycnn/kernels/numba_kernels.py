@@ -16,15 +16,26 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-# Threading layer: Numba's default here is OpenMP, whose idle threads spin-wait after each parallel loop and
-# then fight OpenBLAS's threads for the same cores during the GEMM that follows every im2col. Measured on the
-# 2-core machine (im2col + GEMM + col2im, LeNet conv2 shape): OpenMP 20-97 ms under load vs 6.7-11 ms with
-# the 'workqueue' layer (no spinning). A user's NUMBA_THREADING_LAYER still wins. (workqueue must not be
-# entered from two Python threads at once; tinycnn calls kernels from the main thread only.)
-if "NUMBA_THREADING_LAYER" not in os.environ:
-    numba.config.THREADING_LAYER = "workqueue"
+# Threading layer, measured on the 2-core machine (ms per LeNet training step, benchmarks/README.md; "busy" =
+# another process keeps one core busy):
+#   workqueue                              13.8 idle, 13.8 busy (slow wake-ups: ~0.8 ms per parallel loop)
+#   OpenMP, default spin (300k)             7.6 idle, 17.8 busy (idle team threads spin on the busy core)
+#   OpenMP, OMP_WAIT_POLICY=passive         4.5 idle,  7.0 busy (threads sleep at once; figures after the
+#   OpenMP, GOMP_SPINCOUNT=1000             4.0 idle,  7.9 busy  BLAS fix below)   <- chosen
+# A short spin keeps most of the gain of spinning between the ~10 parallel loops of a step, while a thread
+# that finds no work soon sleeps. OpenMP's old problem here, idle threads fighting OpenBLAS's spinning threads
+# after each GEMM, is handled at the GEMMs (kernels/blas.py). libgomp reads these variables when Numba first
+# loads it; a user's OMP_WAIT_POLICY / GOMP_SPINCOUNT / NUMBA_THREADING_LAYER(_PRIORITY) wins. Without
+# OpenMP, Numba falls back to TBB, then workqueue (which must not be entered from two Python threads at
+# once; tinycnn calls kernels from the main thread only).
+if "OMP_WAIT_POLICY" not in os.environ:
+    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
+    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 from .numpy_kernels import avg_pool_divisor, conv_out_size
+from .numba_direct import (conv2d_direct_forward, conv2d_direct_input_grad,  # noqa: F401
+                           conv2d_direct_weight_grad, direct_conv_applies)
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------------------------
@@ -40,24 +51,31 @@ def _valid_range(off, s, size, out):
 def _im2col(x, cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
     n_img, n_ch, h, w = x.shape
     plane = oh * ow
-    for n in prange(n_img):
-        for c in range(n_ch):
-            for i in range(kh):
-                for j in range(kw):
-                    dst = cols[(c * kh + i) * kw + j]
-                    off = j * dw - pl
-                    lo, hi = _valid_range(off, sw, w, ow)   # bounds hoisted out of the pixel loop
-                    for y in range(oh):
-                        hh = y * sh - pt + i * dh
-                        base = n * plane + y * ow
-                        if hh < 0 or hh >= h:
-                            dst[base:base + ow] = 0
-                            continue
-                        src = x[n, c, hh]
-                        dst[base:base + lo] = 0
+    # one task per (image, channel): enough tasks for two threads even at batch 1, and each task writes its
+    # own rows c*kh*kw.. of its own column block n, so no two tasks touch the same element. Plain indexed
+    # loops, no slice objects: with ResNet's 7x7 / 14x14 planes the rows are short and slicing overhead
+    # dominated (measured 3.2 -> 1.9 ms on (16, 512, 7, 7), 10.7 -> 10.0 ms on (16, 64, 56, 56)).
+    for task in prange(n_img * n_ch):
+        n, c = task // n_ch, task % n_ch
+        for i in range(kh):
+            for j in range(kw):
+                dst = cols[(c * kh + i) * kw + j]
+                off = j * dw - pl
+                lo, hi = _valid_range(off, sw, w, ow)   # bounds hoisted out of the pixel loop
+                base = n * plane
+                for y in range(oh):
+                    hh = y * sh - pt + i * dh
+                    if hh < 0 or hh >= h:
+                        for xo in range(ow):
+                            dst[base + xo] = 0
+                    else:
+                        for xo in range(lo):
+                            dst[base + xo] = 0
                         for xo in range(lo, hi):
-                            dst[base + xo] = src[xo * sw + off]
-                        dst[base + hi:base + ow] = 0
+                            dst[base + xo] = x[n, c, hh, xo * sw + off]
+                        for xo in range(hi, ow):
+                            dst[base + xo] = 0
+                    base += ow
 
 
 @njit(parallel=True, cache=True)
@@ -81,12 +99,39 @@ def _col2im(cols, x, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
                             dst[xo * sw + off] += srcrow[base + xo]
 
 
+# Reuse of large cols buffers. A fresh 100 MB array (ResNet-18's layer1 cols at batch 16) is mapped by the OS
+# page by page on first write: measured 18 ms for an im2col that takes 10 ms into memory already mapped. Conv2d
+# hands its cols back through release_cols() once its backward has run (the array is then referenced by
+# nothing else), and the next im2col of that shape takes it. At most a few buffers per shape and
+# _POOL_MAX_BYTES in all are kept; clear_cols_pool() gives them back to the OS.
+_cols_pool: dict = {}
+_POOL_MIN_BYTES = 4 << 20          # smaller arrays come from malloc's heap, already mapped
+_POOL_MAX_BYTES = 2 << 30
+_POOL_PER_SHAPE = 8
+
+
+def release_cols(cols) -> None:
+    """Hand back a cols array from im2col that nothing references any more (see above)."""
+    if cols.nbytes < _POOL_MIN_BYTES or not cols.flags.c_contiguous:
+        return
+    free = _cols_pool.setdefault((cols.shape, cols.dtype.str), [])
+    pooled = sum(b.nbytes for bufs in _cols_pool.values() for b in bufs)
+    if len(free) < _POOL_PER_SHAPE and pooled + cols.nbytes <= _POOL_MAX_BYTES:
+        free.append(cols)
+
+
+def clear_cols_pool() -> None:
+    _cols_pool.clear()
+
+
 def im2col(x, kernel_size, stride, padding, dilation):
     """(N, C, H, W) -> cols (C*kh*kw, N*OH*OW); see numpy_kernels.im2col."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
     oh, ow = conv_out_size(h, kh, sh, pt + pb, dh), conv_out_size(w, kw, sw, pl + pr, dw)
-    cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    free = _cols_pool.get(((c * kh * kw, n * oh * ow), x.dtype.str))
+    # every element is written below (padding as explicit zeros), so a reused buffer needs no clearing
+    cols = free.pop() if free else np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
     _im2col(np.ascontiguousarray(x), cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
     return cols
 
@@ -149,13 +194,70 @@ def _max_pool_bwd(gy, idx, gx):
                     gx[p, k // w, k % w] += gy[p, a, b]
 
 
-def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
-    """-> (y, indices); see numpy_kernels.max_pool2d_forward for the tie rule."""
+@njit(parallel=True, cache=True)
+def _max_pool_fwd_inside(x, y, idx, kh, kw, sh, sw):
+    """_max_pool_fwd for windows that lie inside the image (no padding, dilation 1, no ceil_mode overhang):
+    no bounds tests. Starting from the window's first element equals starting from -inf under the rule
+    'replace when v > best or v is NaN' (a first element of -inf keeps best = -inf at that index)."""
+    nc, h, w = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for p in prange(nc):
+        for a in range(oh):
+            for b in range(ow):
+                r0, q0 = a * sh, b * sw
+                best = x[p, r0, q0]
+                best_i = r0 * w + q0
+                for i in range(kh):
+                    row = x[p, r0 + i]
+                    for j in range(kw):
+                        v = row[q0 + j]
+                        if v > best or np.isnan(v):
+                            best = v
+                            best_i = (r0 + i) * w + q0 + j
+                y[p, a, b] = best
+                idx[p, a, b] = best_i
+
+
+@njit(parallel=True, cache=True)
+def _max_pool_fwd_2x2(x, y, idx):
+    """_max_pool_fwd_inside for kernel 2x2, stride 2 (LeNet, VGG), unrolled: ~4x faster than the loops."""
+    nc, h, w = x.shape
+    oh, ow = y.shape[1], y.shape[2]
+    for p in prange(nc):
+        for a in range(oh):
+            top, bottom = x[p, 2 * a], x[p, 2 * a + 1]
+            i0, i1 = 2 * a * w, (2 * a + 1) * w
+            for b in range(ow):
+                q = 2 * b
+                best, best_i = top[q], i0 + q
+                v = top[q + 1]
+                if v > best or np.isnan(v):   # the same row-major rule as _max_pool_fwd
+                    best, best_i = v, i0 + q + 1
+                v = bottom[q]
+                if v > best or np.isnan(v):
+                    best, best_i = v, i1 + q
+                v = bottom[q + 1]
+                if v > best or np.isnan(v):
+                    best, best_i = v, i1 + q + 1
+                y[p, a, b] = best
+                idx[p, a, b] = best_i
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size, index_dtype=np.int64):
+    """-> (y, indices); see numpy_kernels.max_pool2d_forward for the tie rule. ``index_dtype=np.int32``
+    halves the index traffic (ops/pooling.py asks for it when the indices stay internal)."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw), (dh, dw), (oh, ow) = kernel_size, stride, padding, dilation, out_size
     y = np.empty((n * c, oh, ow), dtype=x.dtype)
-    idx = np.empty((n * c, oh, ow), dtype=np.int64)
-    _max_pool_fwd(np.ascontiguousarray(x).reshape(n * c, h, w), y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
+    idx = np.empty((n * c, oh, ow), dtype=index_dtype)
+    x3 = np.ascontiguousarray(x).reshape(n * c, h, w)
+    inside = (ph, pw, dh, dw) == (0, 0, 1, 1) and (oh - 1) * sh + kh <= h and (ow - 1) * sw + kw <= w
+    if inside and (kh, kw, sh, sw) == (2, 2, 2, 2):
+        _max_pool_fwd_2x2(x3, y, idx)
+    elif inside:
+        _max_pool_fwd_inside(x3, y, idx, kh, kw, sh, sw)     # no edge tests
+    else:
+        _max_pool_fwd(x3, y, idx, kh, kw, sh, sw, ph, pw, dh, dw)
     return y.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
 
 
@@ -223,3 +325,40 @@ def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding, out_size, cou
     gx = np.zeros((n * c, h, w), dtype=gy.dtype)
     _avg_pool_bwd(np.ascontiguousarray(gy).reshape(n * c, oh, ow), gx, div, kh, kw, sh, sw, ph, pw)
     return gx.reshape(x_shape)
+
+
+# ---- ReLU (elementwise, but worth a parallel kernel: LeNet's activations are 600k elements) ---------------
+RELU_MIN_SIZE = 1 << 15            # below this, NumPy's two passes beat a parallel launch
+
+
+@njit(parallel=True, cache=True)
+def _relu_fwd(x, y, mask):
+    for i in prange(x.size):
+        v = x[i]
+        # exactly np.maximum(v, 0): v when v > 0 or NaN, else +0 (also for -0.0); and the mask x > 0
+        y[i] = v if (v > 0 or np.isnan(v)) else 0
+        mask[i] = v > 0
+
+
+@njit(parallel=True, cache=True)
+def _relu_bwd(gy, mask, gx):
+    one, zero = gy.dtype.type(1), gy.dtype.type(0)
+    for i in prange(gy.size):
+        gx[i] = gy[i] * (one if mask[i] else zero)     # exactly gy * mask (NaN * 0 stays NaN, as NumPy)
+
+
+def relu_forward(x):
+    """(y, mask) = (np.maximum(x, 0), x > 0) in one parallel pass."""
+    xc = np.ascontiguousarray(x)
+    y = np.empty_like(xc)
+    mask = np.empty(xc.shape, dtype=np.bool_)
+    _relu_fwd(xc.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    return y, mask
+
+
+def relu_backward(gy, mask):
+    """gy * mask in one parallel pass."""
+    gc = np.ascontiguousarray(gy)
+    gx = np.empty_like(gc)
+    _relu_bwd(gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
+    return gx

@@ -83,7 +83,7 @@ def _extent(size, k, s, p, d, out):
     return max(0, (out - 1) * s + d * (k - 1) + 1 - size - p)
 
 
-def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size, index_dtype=np.int64):
     """y[n,c,oh,ow] = max over the window; also the flat index h*W+w of the chosen element.
 
     Tie rule of PyTorch's CPU kernel: scan the window row-major, replace the running max when
@@ -91,6 +91,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
     never wins; a window of only -inf points at its first real element, and a window holding no real
     element at all (padding only, possible with dilation) gets -inf and index -1 (PyTorch returns an index
     into a neighbouring row or plane there and sends the gradient to it; we send it nowhere).
+    Indices are int64 unless ``index_dtype`` (int32 for planes under 2**31 elements: less memory traffic).
     """
     xp = get_array_module(x)
     n, c, h, w = x.shape
@@ -114,7 +115,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size):
             best = xp.where(take, v, best)
             flat = (hs[:, None] + i * dh) * w + (ws[None, :] + j * dw)
             index = xp.where(take, flat, index)
-    return best, index
+    return best, index.astype(index_dtype, copy=False)
 
 
 def max_pool2d_backward(gy, indices, x_shape):

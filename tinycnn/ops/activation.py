@@ -11,17 +11,34 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..kernels import get_kernels
 
 
 class ReLU(Function):
-    """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at x = 0, like PyTorch):  gx = gy * [x > 0]."""
+    """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at x = 0, like PyTorch):  gx = gy * [x > 0].
+
+    Large NumPy arrays with the Numba kernels go through ``relu_forward``/``relu_backward`` (the same
+    formulas in one parallel pass each; tests check bitwise equality).
+    """
 
     def forward(self, x):
-        self.mask = x > 0
+        if self.needs_input_grad:     # empty unless the graph is recorded: inference skips the mask pass
+            kern = _parallel_kernels(x)
+            if kern is not None:
+                y, self.mask = kern.relu_forward(x)
+                return y
+            self.mask = x > 0
         return get_array_module(x).maximum(x, 0)  # maximum, not where: NaN stays NaN as in PyTorch
 
     def backward(self, gy):
-        return gy * self.mask
+        kern = _parallel_kernels(gy)
+        return kern.relu_backward(gy, self.mask) if kern is not None else gy * self.mask
+
+
+def _parallel_kernels(x):
+    """The Numba kernel module when it has elementwise kernels and x is big enough to gain from them."""
+    kern = get_kernels(x)
+    return kern if hasattr(kern, "relu_forward") and x.size >= kern.RELU_MIN_SIZE else None
 
 
 class LeakyReLU(Function):

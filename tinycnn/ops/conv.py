@@ -10,6 +10,7 @@ import numbers
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..kernels import get_kernels
+from ..kernels.blas import matmul
 from ._sizes import _pair, conv_output_size, conv_padding, shape_str
 
 _BACKWARD_MODES = ("rot180", "col2im")
@@ -27,6 +28,16 @@ def set_conv_backward(mode: str) -> None:
 
 def get_conv_backward() -> str:
     return _conv_backward
+
+
+_conv_direct = True   # the im2col-free Numba path for small stride-1 layers (Conv2dFunction docstring)
+
+
+def set_conv_direct(enabled: bool) -> None:
+    """Allow (True, the default) or forbid the direct Numba convolution for small stride-1 layers; when
+    forbidden every conv goes through im2col + GEMM. Both give the same numbers up to float rounding."""
+    global _conv_direct
+    _conv_direct = bool(enabled)
 
 
 class Conv2dFunction(Function):
@@ -55,19 +66,30 @@ class Conv2dFunction(Function):
       an output; they fall on the zero tail of D' and get gradient 0, and gx has x's exact shape.
     * input, "col2im": GCOLS = W2^T @ GY (K, N*L) is dL/dcols; col2im adds each entry back onto the pixel
       it was copied from -- the adjoint of im2col, the same sum as above grouped by output.
+
+    Direct path (Numba kernels, stride 1, dilation 1, one group, few channels: LeNet's layers): the same
+    three sums computed per image without materialising cols, which for such layers costs more memory
+    traffic than the skinny GEMM saves (``kernels/numba_direct.py`` derives the index mapping). Tests check
+    it against this im2col path in float64; ``set_conv_direct(False)`` turns it off.
     """
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kern = get_kernels(x)
+        self.params = (stride, padding, dilation, groups)
+        self.direct = (_conv_direct and hasattr(kern, "direct_conv_applies")
+                       and kern.direct_conv_applies(x.shape, w.shape, stride, dilation, groups))
+        if self.direct:                      # no cols: backward recomputes the shifted rows from x
+            self.x, self.w, self.x_shape = x, w, x.shape
+            return kern.conv2d_direct_forward(x, w, b, padding)
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
         oh = conv_output_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
         ow = conv_output_size(wd, kw, stride[1], padding[2] + padding[3], dilation[1])
         if groups == 1:
-            y = w.reshape(cout, -1) @ cols                                    # one GEMM: (Cout, N*L)
+            y = matmul(w.reshape(cout, -1), cols)                             # one GEMM: (Cout, N*L)
         else:
-            y = w.reshape(groups, cout // groups, -1) @ cols.reshape(groups, cg * kh * kw, -1)
+            y = matmul(w.reshape(groups, cout // groups, -1), cols.reshape(groups, cg * kh * kw, -1))
         y = y.reshape(cout, n, oh, ow).transpose(1, 0, 2, 3)
         xp = get_array_module(x)
         out = xp.empty((n, cout, oh, ow), dtype=x.dtype)
@@ -76,30 +98,46 @@ class Conv2dFunction(Function):
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
         self.cols, self.w, self.x_shape = cols, w, x.shape
-        self.params = (stride, padding, dilation, groups)
         return out
 
     def backward(self, gy):
         stride, padding, dilation, groups = self.params
-        w, cols = self.w, self.cols
-        cout, cg, kh, kw = w.shape
-        n = gy.shape[0]
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
+        if self.direct:
+            return self._direct_backward(gy, padding, need_x, need_w, need_b)
+        w, cols = self.w, self.cols
+        cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         gx = gw = None
         if need_x or need_w:
             gy_g = gy.transpose(1, 0, 2, 3).reshape(groups, cout // groups, -1)   # GY per group, one copy
         if need_w:
-            gw = (gy_g @ cols.reshape(groups, cg * kh * kw, -1).transpose(0, 2, 1)).reshape(w.shape)
+            gw = matmul(gy_g, cols.reshape(groups, cg * kh * kw, -1).transpose(0, 2, 1)).reshape(w.shape)
         if need_x:
             if _conv_backward == "rot180":
                 gx = conv_input_grad_rot180(gy, w, self.x_shape, stride, padding, dilation, groups)
             else:
                 w_g = w.reshape(groups, cout // groups, cg * kh * kw)
-                gcols = (w_g.transpose(0, 2, 1) @ gy_g).reshape(groups * cg * kh * kw, -1)
+                gcols = matmul(w_g.transpose(0, 2, 1), gy_g).reshape(groups * cg * kh * kw, -1)
                 gx = get_kernels(gy).col2im(gcols, self.x_shape, (kh, kw), stride, padding, dilation)
         return gx, gw, gb
+
+    def release(self):
+        cols = self.__dict__.get("cols")
+        kern = get_kernels(cols) if cols is not None else None
+        super().release()
+        if kern is not None and hasattr(kern, "release_cols"):   # reuse the big buffer (numba_kernels)
+            kern.release_cols(cols)
+
+    def _direct_backward(self, gy, padding, need_x, need_w, need_b):
+        kern = get_kernels(gy)
+        gx = gw = gb = None
+        if need_w or need_b:                 # one pass over the batch gives both (gb: a by-product)
+            gw, gb = kern.conv2d_direct_weight_grad(self.x, gy, self.w.shape, padding)
+        if need_x:
+            gx = kern.conv2d_direct_input_grad(gy, self.w, self.x_shape, padding)
+        return gx, (gw if need_w else None), (gb if need_b else None)
 
 
 def conv_input_grad_rot180(gy, w, x_shape, stride, padding, dilation, groups):

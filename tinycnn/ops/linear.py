@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from ..kernels.blas import matmul
 
 
 class LinearFunction(Function):
@@ -18,7 +19,7 @@ class LinearFunction(Function):
 
     def forward(self, x, w, b=None):
         self.x, self.w = x, w
-        y = x @ w.T
+        y = matmul(x, w.T)
         return y + b if b is not None else y
 
     def backward(self, gy):
@@ -26,10 +27,10 @@ class LinearFunction(Function):
         g2 = gy.reshape(-1, gy.shape[-1]) if gy.ndim != 2 else gy
         gx = gw = gb = None
         if self.needs_input_grad[0]:
-            gx = gy @ w
+            gx = matmul(gy, w)
         if self.needs_input_grad[1]:
             x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-            gw = g2.T @ x2
+            gw = matmul(g2.T, x2)
         if self.needs_input_grad[2]:
             gb = g2.sum(axis=0)
         return gx, gw, gb

@@ -27,8 +27,10 @@ class MaxPool2dFunction(Function):
     """
 
     def forward(self, x, *, kernel_size, stride, padding, dilation, out_size, keep=None):
+        # int32 indices when they stay internal (half the memory traffic); the user gets int64 as in PyTorch
+        small = keep is None and x.shape[2] * x.shape[3] < 2 ** 31
         y, self.indices = get_kernels(x).max_pool2d_forward(x, kernel_size, stride, padding, dilation,
-                                                            out_size)
+                                                            out_size, "int32" if small else "int64")
         self.x_shape = x.shape
         if keep is not None:          # return_indices: hand the indices to the caller
             keep["indices"] = self.indices

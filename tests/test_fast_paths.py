@@ -1,0 +1,206 @@
+"""The speed paths give the reference numbers: the direct (im2col-free) Numba convolution against im2col +
+GEMM, the unrolled/inside max-pooling kernels against the NumPy reference, and the thread-managed matmul
+against ``@``. Float64 within 1e-12; gradcheck through the direct path. No timings here."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinycnn
+from tinycnn import kernels
+from tinycnn.kernels import blas
+from tinycnn.kernels import numpy_kernels as NP
+from tinycnn.ops import conv as conv_ops
+
+NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
+ND = pytest.importorskip("tinycnn.kernels.numba_direct")
+
+
+@pytest.fixture(autouse=True)
+def _restore():
+    yield
+    kernels.set_kernels(None)
+    conv_ops.set_conv_direct(True)
+
+
+def _reference(x, w, b, pad, gy):
+    """y, gw, gb, gx by im2col + GEMM + col2im with the NumPy reference kernels (stride 1)."""
+    n, c, h, wd = x.shape
+    cout, _, kh, kw = w.shape
+    cols = NP.im2col(x, (kh, kw), (1, 1), pad, (1, 1))
+    oh, ow = h + pad[0] + pad[1] - kh + 1, wd + pad[2] + pad[3] - kw + 1
+    y = (w.reshape(cout, -1) @ cols).reshape(cout, n, oh, ow).transpose(1, 0, 2, 3) + b[None, :, None, None]
+    g2 = gy.transpose(1, 0, 2, 3).reshape(cout, -1)
+    gw = (g2 @ cols.T).reshape(w.shape)
+    gx = NP.col2im(w.reshape(cout, -1).T @ g2, x.shape, (kh, kw), (1, 1), pad, (1, 1))
+    return y, gw, gy.sum(axis=(0, 2, 3)), gx
+
+
+# (x shape, w shape, padding (t, b, l, r)): LeNet's two layers (Cout % 4 and K % 4 remainders, batch
+# larger than the weight-gradient chunk count), asymmetric padding, a batch smaller than the chunk count.
+DIRECT_CASES = [
+    ((20, 1, 12, 12), (6, 1, 5, 5), (2, 2, 2, 2)),
+    ((18, 6, 9, 9), (16, 6, 5, 5), (0, 0, 0, 0)),
+    ((3, 2, 7, 6), (5, 2, 3, 2), (1, 0, 2, 1)),
+    ((1, 3, 4, 5), (4, 3, 1, 3), (0, 2, 0, 0)),
+]
+
+
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=[str(i) for i in range(len(DIRECT_CASES))])
+def test_direct_conv_kernels_equal_im2col_float64(case):
+    xs, ws, pad = case
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = ND.conv2d_direct_forward(x, w, b, pad)
+    gy = rng.standard_normal(y.shape)
+    y_ref, gw_ref, gb_ref, gx_ref = _reference(x, w, b, pad, gy)
+    gw, gb = ND.conv2d_direct_weight_grad(x, gy, ws, pad)
+    gx = ND.conv2d_direct_input_grad(gy, w, xs, pad)
+    for got, want in ((y, y_ref), (gw, gw_ref), (gb, gb_ref), (gx, gx_ref)):
+        assert got.shape == want.shape and got.dtype == np.float64
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_direct_conv_float32_stays_float32_and_close():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((5, 6, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((16, 6, 5, 5)).astype(np.float32)
+    b = rng.standard_normal(16).astype(np.float32)
+    y = ND.conv2d_direct_forward(x, w, b, (0, 0, 0, 0))
+    gy = rng.standard_normal(y.shape).astype(np.float32)
+    gw, gb = ND.conv2d_direct_weight_grad(x, gy, w.shape, (0, 0, 0, 0))
+    gx = ND.conv2d_direct_input_grad(gy, w, x.shape, (0, 0, 0, 0))
+    ref = _reference(*(a.astype(np.float64) for a in (x, w, b)), (0, 0, 0, 0), gy.astype(np.float64))
+    for got, want in zip((y, gw, gb, gx), ref):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_direct_conv_propagates_nan():
+    x = np.ones((1, 1, 4, 4))
+    x[0, 0, 1, 1] = np.nan
+    y = ND.conv2d_direct_forward(x, np.ones((1, 1, 2, 2)), None, (0, 0, 0, 0))
+    assert np.isnan(y[0, 0, :2, :2]).all() and not np.isnan(y[0, 0, 2:, 2:]).any()
+
+
+def test_which_layers_take_the_direct_path():
+    assert ND.direct_conv_applies((8, 1, 28, 28), (6, 1, 5, 5), (1, 1), (1, 1), 1)
+    assert ND.direct_conv_applies((8, 6, 14, 14), (16, 6, 5, 5), (1, 1), (1, 1), 1)
+    assert not ND.direct_conv_applies((8, 6, 14, 14), (16, 6, 5, 5), (2, 2), (1, 1), 1)      # stride
+    assert not ND.direct_conv_applies((8, 6, 14, 14), (16, 6, 5, 5), (1, 1), (2, 2), 1)      # dilation
+    assert not ND.direct_conv_applies((8, 6, 14, 14), (16, 3, 5, 5), (1, 1), (1, 1), 2)      # groups
+    assert not ND.direct_conv_applies((8, 64, 56, 56), (64, 64, 3, 3), (1, 1), (1, 1), 1)    # ResNet width
+
+
+def _conv_through_ops(direct, x, w, b, padding):
+    conv_ops.set_conv_direct(direct)
+    kernels.set_kernels("numba")
+    xt, wt, bt = (tinycnn.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = conv_ops.conv2d(xt, wt, bt, padding=padding)
+    assert y.grad_fn.direct is direct                     # the path under test really ran
+    (y * tinycnn.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape))).sum().backward()
+    return y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+
+def test_conv2d_direct_path_equals_im2col_path_through_autograd():
+    rng = np.random.default_rng(2)
+    x, w, b = rng.standard_normal((4, 3, 8, 7)), rng.standard_normal((6, 3, 3, 3)), rng.standard_normal(6)
+    fast = _conv_through_ops(True, x, w, b, 1)
+    slow = _conv_through_ops(False, x, w, b, 1)
+    for got, want in zip(fast, slow):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_conv2d_direct_path_gradcheck():
+    kernels.set_kernels("numba")
+    rng = np.random.default_rng(3)
+    x = tinycnn.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
+    w = tinycnn.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
+    b = tinycnn.tensor(rng.standard_normal(3), requires_grad=True)
+    assert conv_ops.conv2d(x, w, b, padding=1).grad_fn.direct
+    assert tinycnn.gradcheck(lambda x, w, b: conv_ops.conv2d(x, w, b, padding=1), [x, w, b])
+
+
+def test_conv2d_direct_path_skips_unwanted_gradients():
+    kernels.set_kernels("numba")
+    rng = np.random.default_rng(4)
+    x = tinycnn.tensor(rng.standard_normal((2, 1, 6, 6)))                 # input needs no gradient
+    w = tinycnn.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
+    y = conv_ops.conv2d(x, w, None, padding=1)
+    y.sum().backward()
+    assert x.grad is None and w.grad.shape == (2, 1, 3, 3)
+
+
+# ---- max pooling fast kernels ---------------------------------------------------------------------------
+POOL_CASES = [((2, 2), (2, 2), (8, 10)), ((2, 2), (2, 2), (7, 9)),      # unrolled 2x2 (odd: last row unused)
+              ((3, 3), (2, 2), (9, 7)), ((3, 2), (3, 1), (9, 8))]      # the generic 'inside' kernel
+
+
+@pytest.mark.parametrize("k, s, hw", POOL_CASES)
+@pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
+def test_max_pool_fast_kernels_match_reference_with_ties_nan_and_inf(k, s, hw, index_dtype):
+    rng = np.random.default_rng(5)
+    x = rng.integers(-2, 3, size=(2, 3, *hw)).astype(np.float64)      # many ties
+    x[0, 0, 0, 1] = np.nan
+    x[0, 1, 1, 1] = x[0, 1, 2, 3] = np.nan
+    x[1, 0, :3, :3] = -np.inf
+    x[1, 1, 0, 0] = np.inf
+    out = tuple((hw[a] - k[a]) // s[a] + 1 for a in range(2))
+    y_ref, i_ref = NP.max_pool2d_forward(x, k, s, (0, 0), (1, 1), out)
+    y, idx = NB.max_pool2d_forward(x, k, s, (0, 0), (1, 1), out, index_dtype)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, i_ref)
+    assert idx.dtype == index_dtype
+    gy = rng.standard_normal(y.shape)
+    np.testing.assert_allclose(NB.max_pool2d_backward(gy, idx, x.shape),
+                               NP.max_pool2d_backward(gy, i_ref, x.shape), rtol=0, atol=1e-12)
+
+
+def test_max_pool_return_indices_stays_int64():
+    x = tinycnn.tensor(np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4))
+    _, idx = tinycnn.nn.functional.max_pool2d(x, 2, return_indices=True)
+    assert idx.dtype == np.int64
+
+
+# ---- thread-managed matmul --------------------------------------------------------------------------------
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((2, 4, 6), (2, 6, 3)), ((300, 400), (400, 500))])
+def test_blas_matmul_equals_operator_and_restores_threads(shapes):
+    rng = np.random.default_rng(6)
+    a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    ctl = blas._controller()
+    before = ctl.num_threads if ctl is not None else None
+    np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
+    if ctl is not None:
+        assert ctl.num_threads == before
+
+
+# ---- ReLU parallel kernels ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_kernels_bitwise_equal_numpy(dtype):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(5000).astype(dtype)
+    x[:6] = [np.nan, -0.0, 0.0, np.inf, -np.inf, -np.nan]
+    y, mask = NB.relu_forward(x.reshape(10, 500))
+    ref = np.maximum(x, 0).reshape(10, 500)
+    assert y.dtype == dtype and mask.dtype == np.bool_
+    np.testing.assert_array_equal(y.view(np.uint8), ref.view(np.uint8))         # bitwise, signed zeros too
+    np.testing.assert_array_equal(mask, x.reshape(10, 500) > 0)
+    gy = rng.standard_normal(5000).astype(dtype)
+    gy[6:9] = [np.nan, np.inf, -1.5]
+    gx = NB.relu_backward(gy.reshape(10, 500), mask)
+    np.testing.assert_array_equal(gx.view(np.uint8), (gy.reshape(10, 500) * mask).view(np.uint8))
+
+
+def test_relu_op_takes_the_kernel_path_for_large_inputs_and_matches():
+    kernels.set_kernels("numba")
+    rng = np.random.default_rng(8)
+    data = rng.standard_normal(NB.RELU_MIN_SIZE + 10)
+    results = []
+    for name in ("numba", "numpy"):
+        kernels.set_kernels(name)
+        x = tinycnn.tensor(data, requires_grad=True)
+        y = tinycnn.nn.functional.relu(x)
+        (y * tinycnn.tensor(np.arange(data.size, dtype=np.float64))).sum().backward()
+        results.append((y.numpy(), x.grad.numpy()))
+    for got, want in zip(*results):
+        np.testing.assert_array_equal(got, want)

@@ -1,0 +1,85 @@
+"""Matrix products with a thread policy: small products run on one BLAS thread, large ones on all of them.
+
+Why (measured on a 2-core machine, benchmarks/README.md): after a multi-threaded call OpenBLAS keeps its
+worker threads spinning for ~0.1 s. Every Numba kernel that follows (parallel over the batch, one thread per
+core) then shares a core with a spinning thread, and its half of the work waits for the scheduler: a
+0.9 ms LeNet conv kernel took 4.9 ms after a 12 MFLOP linear-layer GEMM, 0.8 ms with OPENBLAS_NUM_THREADS=1.
+Skinny products such as the conv weight gradient (6 x 100352) @ (100352 x 25) were measured up to 1000x
+slower with 2 threads under load. A small product gains little from a second thread anyway, so:
+
+    flops = 2*m*n*k < SMALL_GEMM_FLOPS  ->  computed with BLAS limited to 1 thread (no worker wakes up)
+    otherwise                           ->  BLAS's own thread count (large GEMMs: ResNet/VGG layers)
+
+The limit is set and restored around each call through ``threadpoolctl`` (about 1 us a pair), so the thread
+count the user configured is never changed for their own code. Without threadpoolctl, or for CuPy arrays,
+``matmul`` is plain ``a @ b``.
+
+Large products (ResNet's convolutions) need both threads, and the spinning after them made every im2col /
+col2im that followed ~2-3x slower (ResNet-18 step: 0.32 s of 1.67 s). OpenBLAS reads the spin time from
+OPENBLAS_THREAD_TIMEOUT (2**n cycles) only when it starts its threads, normally at import. So, once, on first
+use and only if the user has not set the variable: set it to 4 (the minimum: workers sleep almost at once),
+have OpenBLAS re-read its environment (``openblas_read_env``) and stop its workers
+(``blas_thread_shutdown_``, what OpenBLAS itself does before a fork); the next multi-threaded call restarts
+them with the short timeout. Measured: a Numba kernel right after a 512x512 GEMM 6.7 ms -> 0.65 ms, the GEMM
+itself unchanged (1.23 ms). Skipped when either symbol is missing (another BLAS, an old OpenBLAS).
+(Not thread-safe: it must not run while another thread is inside BLAS; tinycnn computes on one thread.)
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+SMALL_GEMM_FLOPS = 5e7          # ~0.5 ms on one core: below this, a second thread costs more than it saves
+
+_blas = None                    # the OpenBLAS/MKL controller from threadpoolctl, found on first use
+_looked_up = False
+
+
+def _controller():
+    global _blas, _looked_up
+    if not _looked_up:
+        _looked_up = True
+        try:
+            from threadpoolctl import ThreadpoolController  # noqa: PLC0415  (optional, looked up once)
+            libs = ThreadpoolController().select(user_api="blas").lib_controllers
+            _blas = libs[0] if len(libs) == 1 else None     # several BLAS libraries: leave them alone
+        except Exception:   # noqa: BLE001  (threadpoolctl missing or unable to inspect: plain matmul)
+            _blas = None
+        if _blas is not None and _blas.internal_api == "openblas":
+            _shorten_openblas_spin(_blas)
+    return _blas
+
+
+def _shorten_openblas_spin(blas) -> None:
+    """Restart OpenBLAS's workers with OPENBLAS_THREAD_TIMEOUT=4 (see the module docstring)."""
+    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+        return                                    # the user's choice wins
+    lib = getattr(blas, "dynlib", None)
+    read_env = getattr(lib, "openblas_read_env", None)
+    shutdown = getattr(lib, "blas_thread_shutdown_", None)
+    if read_env is None or shutdown is None:
+        return
+    os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
+    read_env()
+    shutdown()
+
+
+def matmul(a, b):
+    """a @ b (2-D or batched), on one BLAS thread when the product is small (see module docstring)."""
+    if not isinstance(a, np.ndarray) or a.ndim < 2 or b.ndim < 2:   # CuPy, or a matrix-vector product
+        return a @ b
+    m, k = a.shape[-2], a.shape[-1]
+    n = b.shape[-1]
+    batch = max(a.size // max(m * k, 1), b.size // max(k * n, 1))
+    blas = _controller()
+    if blas is None or 2.0 * batch * m * n * k >= SMALL_GEMM_FLOPS:
+        return a @ b
+    threads = blas.num_threads
+    if threads <= 1:
+        return a @ b
+    blas.set_num_threads(1)
+    try:
+        return a @ b
+    finally:
+        blas.set_num_threads(threads)
