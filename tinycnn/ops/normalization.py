@@ -158,6 +158,12 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
         raise TypeError(f"{who}: momentum must be a float, got {momentum!r}")
     rm = running_mean.data if running_mean is not None else None
     rv = running_var.data if running_var is not None else None
+    if input.numel() == 0:  # an empty batch, as PyTorch: an empty output, running statistics untouched,
+        out = input * 1.0   # zero gradients for weight and bias (sums over no elements)
+        for t in (weight, bias):
+            if t is not None:
+                out = out + t.reshape(1, c, *(1,) * (input.ndim - 2)) * 0.0
+        return out
     if training:
         _verify_batch_size(tuple(input.shape))
         return BatchNormTrain.apply(input, weight, bias, eps=eps, running_mean=rm, running_var=rv,

@@ -16,7 +16,6 @@ import io
 import json
 import os
 import tempfile
-import zipfile
 from collections import OrderedDict
 
 import numpy as np
@@ -128,12 +127,16 @@ def load(path, as_tensors: bool = True):
             raw = f.read()
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             members = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-        raise CheckpointError(f"{path}: not a readable tinycnn file (truncated or corrupted?): {exc}") from None
+    except Exception as exc:  # noqa: BLE001  a damaged zip raises almost anything (NotImplementedError for a
+        # flipped version byte, struct.error, MemoryError for an absurd header...): all mean "unreadable"
+        raise CheckpointError(f"{path}: not a readable tinycnn file (truncated or corrupted?): "
+                              f"{type(exc).__name__}: {exc}") from None
     try:
         structure = members.pop("__structure__").tobytes()
         header = json.loads(members.pop("__header__").tobytes())
         doc = json.loads(structure)
+        if not isinstance(header, dict) or not isinstance(doc, dict):
+            raise ValueError("the header and structure must be JSON objects")
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a tinycnn file (missing or unreadable structure: {exc})") from None
     if doc.get("format") != FORMAT:

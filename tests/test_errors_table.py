@@ -1,0 +1,191 @@
+"""docs/errors.md, the table of errors a user can meet, is generated from ROWS and checked here.
+
+Each row is a situation, a snippet that provokes it, the exception type and a phrase the message must contain.
+The test runs every snippet, checks type and phrase, renders the table with the *actual* messages, and compares
+it with docs/errors.md, so the document can never drift from the code. After changing a message:
+
+    python tests/test_errors_table.py --write
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+import tinycnn as tc
+import tinycnn.nn.functional as F
+from tinycnn import Tensor, nn
+from tinycnn.models import get_model
+from tinycnn.train import TrainConfig
+
+DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
+
+# (where, situation, snippet, exception, phrase that must appear in the message)
+ROWS = [
+    ("tensors", "ragged nested list", "tc.tensor([[1, 2], [3]])", ValueError, "ragged"),
+    ("tensors", "gradient on an integer tensor", "tc.tensor([1, 2], requires_grad=True)", TypeError,
+     "only floating-point tensors can require gradients"),
+    ("tensors", "backward() of a non-scalar", "(tc.randn(3, requires_grad=True) * 2).backward()", RuntimeError,
+     "grad can be implicitly created only for scalar outputs"),
+    ("tensors", "backward() twice through a freed graph",
+     "y = (tc.randn(3, requires_grad=True) * 2).sum(); y.backward(); y.backward()", RuntimeError,
+     "retain_graph=True"),
+    ("tensors", "shapes that do not broadcast", "tc.randn(4, 3) + tc.randn(3, 4)", ValueError,
+     "cannot be broadcast together"),
+    ("tensors", "matmul with misaligned shapes", "tc.randn(4, 3) @ tc.randn(4, 4)", ValueError, "not aligned"),
+    ("tensors", "reshape to the wrong number of elements", "tc.randn(4, 3).reshape(5, 3)", ValueError,
+     "is invalid for input of shape"),
+    ("tensors", "a dim that does not exist", "tc.randn(4, 3).sum(dim=5)", ValueError, "out of range"),
+    ("tensors", "unknown device", "tc.randn(2).to('tpu')", ValueError, "unknown device"),
+    ("layers", "Conv2d fed the wrong number of channels", "nn.Conv2d(3, 16, 3)(tc.randn(8, 1, 28, 28))",
+     ValueError, "expects 3 input channels"),
+    ("layers", "Conv2d fed a 3-D image without the batch axis", "nn.Conv2d(1, 6, 5)(tc.randn(1, 28, 28))",
+     ValueError, "4-D input"),
+    ("layers", "kernel larger than the (padded) input", "nn.Conv2d(1, 6, 5)(tc.randn(1, 1, 3, 3))", ValueError,
+     "larger than the padded input"),
+    ("layers", "Conv2d groups that do not divide the channels", "nn.Conv2d(6, 6, 3, groups=4)", ValueError,
+     "divisible by groups"),
+    ("layers", "padding='same' with a stride", "nn.Conv2d(3, 6, 3, stride=2, padding='same')", ValueError,
+     "padding='same'"),
+    ("layers", "non-positive stride", "nn.Conv2d(3, 6, 3, stride=0)", ValueError, "stride must be positive"),
+    ("layers", "pooling padding over half the kernel", "nn.MaxPool2d(2, padding=2)", ValueError,
+     "at most half of the kernel"),
+    ("layers", "Linear fed the wrong number of features", "nn.Linear(400, 120)(tc.randn(8, 256))", ValueError,
+     "expects input with 400 features"),
+    ("layers", "input and weights of different dtypes",
+     "nn.Conv2d(1, 6, 5)(tc.randn(1, 1, 28, 28).double())", TypeError, "convert one of them"),
+    ("layers", "BatchNorm in training with one value per channel", "nn.BatchNorm1d(3)(tc.randn(1, 3))",
+     ValueError, "Expected more than 1 value per channel when training"),
+    ("layers", "BatchNorm2d fed the wrong number of channels", "nn.BatchNorm2d(3)(tc.randn(4, 2, 5, 5))",
+     ValueError, "expects 3 channels"),
+    ("layers", "dropout probability outside [0, 1]", "nn.Dropout(p=1.5)", ValueError,
+     "dropout probability p has to be between 0 and 1"),
+    ("layers", "loading a state dict with missing or mis-shaped entries",
+     "nn.Linear(3, 4).load_state_dict({'weight': np.zeros((3, 3))})", RuntimeError,
+     "Error(s) in loading state_dict"),
+    ("losses", "class index out of range", "F.cross_entropy(tc.randn(4, 3), tc.tensor([0, 1, 2, 3]))",
+     ValueError, "class index out of range"),
+    ("losses", "float targets for cross_entropy", "F.cross_entropy(tc.randn(4, 3), tc.rand(4))", ValueError,
+     "expected target to hold class indices"),
+    ("losses", "target of another shape", "F.mse_loss(tc.randn(4, 3), tc.randn(3, 3))", ValueError,
+     "expected target of the input's shape"),
+    ("losses", "probabilities outside [0, 1] in binary_cross_entropy",
+     "F.binary_cross_entropy(tc.tensor([0.5, 1.5]), tc.tensor([0.0, 1.0]))", ValueError,
+     "expected input probabilities in [0, 1]"),
+    ("losses", "unknown reduction", "F.mse_loss(tc.randn(3), tc.randn(3), reduction='avg')", ValueError,
+     "reduction must be one of"),
+    ("optimizers", "negative learning rate", "tc.optim.SGD(nn.Linear(2, 2).parameters(), lr=-1)", ValueError,
+     "invalid lr"),
+    ("optimizers", "empty parameter list", "tc.optim.Adam([], lr=0.1)", ValueError, "empty parameter list"),
+    ("optimizers", "Adam betas outside [0, 1)",
+     "tc.optim.Adam(nn.Linear(2, 2).parameters(), betas=(1.5, 0.9))", ValueError, "invalid betas"),
+    ("checkpoints", "missing file", "tc.load('runs/missing/last.npz')", tc.CheckpointError, "no such file"),
+    ("checkpoints", "truncated or corrupted file (damaged.npz: the first 100 bytes of a checkpoint)",
+     "tc.load(damaged)", tc.CheckpointError, "not a readable tinycnn file"),
+    ("checkpoints", "values changed after saving (altered.npz)", "tc.load(altered)", tc.CheckpointError,
+     "checksum mismatch"),
+    ("checkpoints", "a file with pickled objects (pickled.npz)", "tc.load(pickled)", tc.CheckpointError,
+     "not a readable tinycnn file"),
+    ("checkpoints", "saving something that is not an array, number, string or container",
+     "tc.save({'f': print}, 'x.npz')", TypeError, "cannot store an object of type"),
+    ("models", "unknown model name", "get_model('resnet999')", ValueError, "resnet999"),
+    ("training", "unknown optimizer name", "TrainConfig(optimizer='adamax').validate()", ValueError,
+     "optimizer: expected one of"),
+    ("training", "non-finite loss (e.g. `--lr 1e30`)", "(training)", None,
+     "non-finite loss (nan) at epoch 1, step 2: training stopped; the last good checkpoint is kept in "
+     "runs/lenet5/last.npz (try a smaller --lr)"),
+]
+
+
+def _files(folder):
+    """The damaged files the checkpoint rows load, made in ``folder``."""
+    good = os.path.join(folder, "good.npz")
+    tc.save({"w": np.arange(6.0)}, good)
+    raw = open(good, "rb").read()
+    damaged = os.path.join(folder, "damaged.npz")
+    open(damaged, "wb").write(raw[:100])
+    altered = os.path.join(folder, "altered.npz")
+    with np.load(good) as npz:
+        members = {k: npz[k] for k in npz.files}
+    members["a0"] = members["a0"] + 1
+    np.savez(altered, **members)
+    pickled = os.path.join(folder, "pickled.npz")
+    np.savez(pickled, a0=np.array([{"any": "object"}], dtype=object), **{k: v for k, v in members.items()
+                                                                         if k != "a0"})
+    return {"damaged": damaged, "altered": altered, "pickled": pickled}
+
+
+def run_row(snippet, folder):
+    """Run a snippet in ``folder`` (so relative paths land there); return the exception it raised."""
+    namespace = {"tc": tc, "nn": nn, "F": F, "np": np, "Tensor": Tensor, "get_model": get_model,
+                 "TrainConfig": TrainConfig, **_files(folder)}
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        exec(snippet, namespace)  # noqa: S102  (the snippets are the literal strings above)
+    except Exception as exc:  # noqa: BLE001
+        return exc
+    finally:
+        os.chdir(cwd)
+    return None
+
+
+def _message(exc, folder):
+    text = str(exc).replace(folder + os.sep, "").replace("\n", " ").replace("|", "\\|")
+    # lists that grow as the library does (model names) are cut, so adding a model keeps the table true
+    return text.split("; available: ")[0] + ("; available: ..." if "; available: " in text else "")
+
+
+def render(folder) -> str:
+    lines = ["# Errors you can meet, and what they say", "",
+             "Generated by `python tests/test_errors_table.py --write` and checked by that test, which runs "
+             "every snippet: the messages below are the library's actual messages.", "",
+             "Every error raised on bad input is a `ValueError` or `TypeError` that names the layer or "
+             "function, what it expected and what it got; damaged checkpoint files raise "
+             "`tinycnn.CheckpointError` naming the file; training stops on a non-finite loss with "
+             "`tinycnn.train.TrainingError` naming the epoch and the step.", ""]
+    section = None
+    for where, situation, snippet, exc_type, phrase in ROWS:
+        if where != section:
+            lines += ["", f"## {where.capitalize()}", "", "| situation | code | error | message |",
+                      "|---|---|---|---|"]
+            section = where
+        if exc_type is None:   # documented only (a run would take seconds): the literal message
+            name, message = "TrainingError", phrase
+        else:
+            exc = run_row(snippet, folder)
+            name, message = type(exc).__name__, _message(exc, folder)
+        lines.append(f"| {situation} | `{snippet}` | `{name}` | {message} |")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r[1][:40] for r in ROWS])
+def test_row_raises_what_the_table_says(row, tmp_path):
+    where, situation, snippet, exc_type, phrase = row
+    if exc_type is None:
+        pytest.skip("documented message, checked by tests/test_faults.py")
+    exc = run_row(snippet, str(tmp_path))
+    assert exc is not None, f"{snippet!r} raised nothing"
+    assert isinstance(exc, exc_type), f"{snippet!r} raised {type(exc).__name__}: {exc}"
+    assert phrase in str(exc), f"{snippet!r}: {phrase!r} not in {str(exc)!r}"
+
+
+def test_errors_md_is_up_to_date(tmp_path):
+    expected = render(str(tmp_path))
+    assert os.path.exists(DOC), "docs/errors.md is missing: run python tests/test_errors_table.py --write"
+    with open(DOC) as f:
+        assert f.read() == expected, "docs/errors.md is stale: run python tests/test_errors_table.py --write"
+
+
+if __name__ == "__main__":
+    import tempfile
+    if "--write" not in sys.argv:
+        sys.exit("usage: python tests/test_errors_table.py --write")
+    with tempfile.TemporaryDirectory() as folder:
+        text = render(os.path.realpath(folder))
+    os.makedirs(os.path.dirname(DOC), exist_ok=True)
+    with open(DOC, "w") as f:
+        f.write(text)
+    print(f"wrote {DOC}")
