@@ -296,9 +296,10 @@ class Trainer:
             logits, loss = compute_loss(model(images), labels, cfg.aux_weight)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                raise TrainingError(
-                    f"non-finite loss ({loss_value}) at epoch {self.epoch + 1}, step {step}: training stopped; "
-                    f"the last good checkpoint is kept in {self.path('last.npz')} (try a smaller --lr)")
+                kept = (f"the last good checkpoint is kept in {self.path('last.npz')}"
+                        if os.path.exists(self.path("last.npz")) else "no epoch had completed, so no checkpoint")
+                raise TrainingError(f"non-finite loss ({loss_value}) at epoch {self.epoch + 1}, step {step}: "
+                                    f"training stopped; {kept} (try a smaller --lr)")
             self.optimizer.zero_grad()
             loss.backward()
             self.optimizer.step()
