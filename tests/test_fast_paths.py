@@ -3,6 +3,9 @@ GEMM, the unrolled/inside max-pooling kernels against the NumPy reference, and t
 against ``@``. Float64 within 1e-12; gradcheck through the direct path. No timings here."""
 from __future__ import annotations
 
+import os
+import types
+
 import numpy as np
 import pytest
 
@@ -172,6 +175,18 @@ def test_blas_matmul_equals_operator_and_restores_threads(shapes):
     np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
     if ctl is not None:
         assert ctl.num_threads == before
+
+
+def test_blas_policy_finds_numpys_own_library_among_several(tmp_path):
+    """SciPy (imported by Numba when installed) loads a second OpenBLAS: the thread policy must still act
+    on the one NumPy calls, found by its place inside NumPy's folder, and not give up."""
+    numpy_dir = os.path.dirname(os.path.realpath(np.__file__))
+    ours = types.SimpleNamespace(filepath=os.path.join(numpy_dir + ".libs", "libscipy_openblas64_.so"))
+    scipys = types.SimpleNamespace(filepath=str(tmp_path / "scipy.libs" / "libscipy_openblas.so"))
+    assert blas._numpy_blas([scipys, ours]) is ours
+    assert blas._numpy_blas([scipys]) is scipys                 # the only BLAS is NumPy's
+    stranger = types.SimpleNamespace(filepath=str(tmp_path / "libopenblas.so"))
+    assert blas._numpy_blas([scipys, stranger]) is None         # cannot tell: leave BLAS alone
 
 
 # ---- ReLU parallel kernels ----------------------------------------------------------------------------------

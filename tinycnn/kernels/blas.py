@@ -32,8 +32,23 @@ import numpy as np
 
 SMALL_GEMM_FLOPS = 5e7          # ~0.5 ms on one core: below this, a second thread costs more than it saves
 
-_blas = None                    # the OpenBLAS/MKL controller from threadpoolctl, found on first use
+_blas = None                    # the controller of the BLAS NumPy calls (threadpoolctl), found on first use
 _looked_up = False
+
+
+def _numpy_blas(controllers):
+    """The controller of the BLAS library NumPy itself uses, out of every BLAS loaded in the process.
+
+    SciPy (which Numba imports when it is installed) brings a second OpenBLAS of its own; the one NumPy
+    calls is the one shipped inside NumPy's own folder (``numpy.libs`` for PyPI wheels). With a single
+    BLAS loaded (a system or conda build), that one is NumPy's.
+    """
+    if len(controllers) == 1:
+        return controllers[0]
+    numpy_dir = os.path.dirname(os.path.realpath(np.__file__))
+    mine = [c for c in controllers
+            if os.path.realpath(c.filepath).startswith((numpy_dir + os.sep, numpy_dir + ".libs" + os.sep))]
+    return mine[0] if len(mine) == 1 else None
 
 
 def _controller():
@@ -43,17 +58,18 @@ def _controller():
         try:
             from threadpoolctl import ThreadpoolController  # noqa: PLC0415  (optional, looked up once)
             libs = ThreadpoolController().select(user_api="blas").lib_controllers
-            _blas = libs[0] if len(libs) == 1 else None     # several BLAS libraries: leave them alone
         except Exception:   # noqa: BLE001  (threadpoolctl missing or unable to inspect: plain matmul)
-            _blas = None
-        if _blas is not None and _blas.internal_api == "openblas":
-            _shorten_openblas_spin(_blas)
+            libs = []
+        for lib in libs:    # every OpenBLAS in the process, NumPy's or not, must stop spinning early
+            if lib.internal_api == "openblas":
+                _shorten_openblas_spin(lib)
+        _blas = _numpy_blas(libs) if libs else None
     return _blas
 
 
 def _shorten_openblas_spin(blas) -> None:
     """Restart OpenBLAS's workers with OPENBLAS_THREAD_TIMEOUT=4 (see the module docstring)."""
-    if "OPENBLAS_THREAD_TIMEOUT" in os.environ:
+    if os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4") != "4":
         return                                    # the user's choice wins
     lib = getattr(blas, "dynlib", None)
     read_env = getattr(lib, "openblas_read_env", None)

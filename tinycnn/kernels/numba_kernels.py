@@ -16,20 +16,20 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-# Threading layer, measured on the 2-core machine (ms per LeNet training step, benchmarks/README.md; "busy" =
-# another process keeps one core busy):
-#   workqueue                              13.8 idle, 13.8 busy (slow wake-ups: ~0.8 ms per parallel loop)
-#   OpenMP, default spin (300k)             7.6 idle, 17.8 busy (idle team threads spin on the busy core)
-#   OpenMP, OMP_WAIT_POLICY=passive         4.5 idle,  7.0 busy (threads sleep at once; figures after the
-#   OpenMP, GOMP_SPINCOUNT=1000             4.0 idle,  7.9 busy  BLAS fix below)   <- chosen
-# A short spin keeps most of the gain of spinning between the ~10 parallel loops of a step, while a thread
-# that finds no work soon sleeps. OpenMP's old problem here, idle threads fighting OpenBLAS's spinning threads
-# after each GEMM, is handled at the GEMMs (kernels/blas.py). libgomp reads these variables when Numba first
-# loads it; a user's OMP_WAIT_POLICY / GOMP_SPINCOUNT / NUMBA_THREADING_LAYER(_PRIORITY) wins. Without
-# OpenMP, Numba falls back to TBB, then workqueue (which must not be entered from two Python threads at
-# once; tinycnn calls kernels from the main thread only).
+# Threading layer. A parallel loop hands work to threads that sleep between loops; waking one costs little on
+# bare metal, but 60-200 us in a VM where an idle virtual CPU is halted (measured on a 2-vCPU KVM guest: an
+# empty parallel loop takes 3 us back to back, 200 us after a 200 us pause). A LeNet step runs ~13 parallel
+# loops with Python and BLAS work between them, so sleeping threads cost 1-3 ms a step. libgomp lets a
+# thread spin GOMP_SPINCOUNT times before it sleeps; measured on that guest: 1000 spins ~ 50 us, 30000
+# ~ 500 us, 100000 ~ 1.3 ms, 300000 (libgomp's default, what PyTorch runs with) ~ 3 ms. 100000 covers the
+# gaps inside a training step (ms per LeNet step, medians of alternating runs: 17.9 at 1000, 12.3 at 100000,
+# the same as 300000), and a thread left without work sleeps after ~1 ms. Spinning threads used to fight
+# OpenBLAS's spinning workers after each GEMM; that is handled at the GEMMs (kernels/blas.py). libgomp reads
+# these variables when Numba first loads it; a user's OMP_WAIT_POLICY / GOMP_SPINCOUNT /
+# NUMBA_THREADING_LAYER(_PRIORITY) wins. Without OpenMP, Numba falls back to TBB, then workqueue (which must
+# not be entered from two Python threads at once; tinycnn calls kernels from the main thread only).
 if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+    os.environ.setdefault("GOMP_SPINCOUNT", "100000")
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
