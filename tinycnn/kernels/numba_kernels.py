@@ -35,6 +35,7 @@ if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY
 
 from .numpy_kernels import avg_pool_divisor, conv_out_size
 from .numba_direct import (conv2d_direct_forward, conv2d_direct_input_grad,  # noqa: F401
+                           conv2d_direct_relu_maxpool,
                            conv2d_direct_weight_grad, direct_conv_applies)
 
 

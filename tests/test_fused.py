@@ -1,0 +1,222 @@
+"""The fused conv2d -> relu -> max_pool2d op gives exactly the numbers of the three ops run one by one:
+kernel by kernel, through autograd, and inside ``nn.Sequential`` (which fuses that run of layers by itself).
+Float64 and float32, bit for bit; gradcheck through it; the cases it must leave to the separate ops."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import tinycnn
+from tinycnn import kernels, nn
+from tinycnn.kernels import numpy_kernels as NP
+from tinycnn.nn import functional as F
+from tinycnn.ops import fused as fused_ops
+
+ND = pytest.importorskip("tinycnn.kernels.numba_direct")
+NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
+
+
+@pytest.fixture(autouse=True)
+def _restore():
+    yield
+    kernels.set_kernels(None)
+    fused_ops.set_fusion(True)
+
+
+# (x shape, w shape, conv padding (t, b, l, r), pool kernel, pool stride): LeNet's two layers, overlapping
+# windows (AlexNet's 3/2), an odd conv output whose last row/column no window reaches, asymmetric padding,
+# non-square windows and strides, more output channels than one block of four, and fewer.
+CASES = [
+    ((6, 1, 12, 12), (6, 1, 5, 5), (2, 2, 2, 2), (2, 2), (2, 2)),
+    ((5, 6, 14, 14), (16, 6, 5, 5), (0, 0, 0, 0), (2, 2), (2, 2)),
+    ((3, 3, 11, 11), (5, 3, 3, 3), (1, 1, 1, 1), (3, 3), (2, 2)),
+    ((2, 2, 9, 8), (7, 2, 2, 3), (1, 0, 2, 1), (2, 3), (1, 2)),
+    ((4, 5, 7, 7), (2, 5, 3, 3), (0, 0, 0, 0), (2, 2), (2, 2)),
+]
+
+
+def _case_data(case, dtype, rng, ties=False):
+    xs, ws, pad, pk, ps = case
+    if ties:        # small integers: equal values inside windows, and conv outputs of exactly 0
+        x = rng.integers(-2, 3, xs).astype(dtype)
+        w = rng.integers(-1, 2, ws).astype(dtype)
+        b = rng.integers(-1, 2, ws[0]).astype(dtype)
+    else:
+        x, w, b = (rng.standard_normal(s).astype(dtype) for s in (xs, ws, ws[0]))
+    return x, w, b, pad, pk, ps
+
+
+def _separate(x, w, b, pad, pk, ps, gy):
+    """The three ops by the separate Numba kernels (what the unfused path runs): y, the pool indices where
+    y > 0, and the conv output's gradient."""
+    z = ND.conv2d_direct_forward(x, w, b, pad)
+    r = np.maximum(z, 0)
+    out = ((z.shape[2] - pk[0]) // ps[0] + 1, (z.shape[3] - pk[1]) // ps[1] + 1)
+    y, idx = NB.max_pool2d_forward(r, pk, ps, (0, 0), (1, 1), out)
+    np.testing.assert_array_equal(idx, NP.max_pool2d_forward(r, pk, ps, (0, 0), (1, 1), out)[1])
+    gz = NB.max_pool2d_backward(gy, idx, z.shape) * (z > 0)
+    return y, np.where(y > 0, idx, -1), gz, z.shape[2:]
+
+
+@pytest.mark.parametrize("ties", [False, True], ids=["random", "ties"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
+def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties):
+    rng = np.random.default_rng(0)
+    x, w, b, pad, pk, ps = _case_data(case, dtype, rng, ties)
+    y, idx, conv_hw = ND.conv2d_direct_relu_maxpool(x, w, b, pad, pk, ps)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    y_ref, idx_ref, gz, hw_ref = _separate(x, w, b, pad, pk, ps, gy)
+    assert y.dtype == dtype and tuple(conv_hw) == tuple(hw_ref)
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(ND.grid_to_plane_index(idx, conv_hw, w.shape[3]), idx_ref)
+    pooled = (gy, idx, conv_hw)
+    gw, gb = ND.conv2d_direct_weight_grad(x, None, w.shape, pad, pooled=pooled)
+    gw_ref, gb_ref = ND.conv2d_direct_weight_grad(x, gz, w.shape, pad)
+    gx = ND.conv2d_direct_input_grad(None, w, x.shape, pad, pooled=pooled)
+    gx_ref = ND.conv2d_direct_input_grad(gz, w, x.shape, pad)
+    for got, want in ((gw, gw_ref), (gb, gb_ref), (gx, gx_ref)):
+        assert got.dtype == dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool():
+    """NaN wins a window (max pooling's rule) and passes no gradient (NaN > 0 is false); -0.0 becomes +0."""
+    x = np.zeros((1, 1, 4, 4))
+    x[0, 0, 0, 1] = np.nan
+    x[0, 0, 2, 2] = -0.0
+    w = np.ones((1, 1, 1, 1))
+    y, idx, hw = ND.conv2d_direct_relu_maxpool(x, w, None, (0, 0, 0, 0), (2, 2), (2, 2))
+    assert np.isnan(y[0, 0, 0, 0]) and idx[0, 0, 0, 0] == -1
+    assert y[0, 0, 1, 1] == 0 and not np.signbit(y[0, 0, 1, 1]) and idx[0, 0, 1, 1] == -1
+
+
+def _run(fuse, kernel_set, x, w, b, conv_kw, pool_kw):
+    fused_ops.set_fusion(fuse)
+    kernels.set_kernels(kernel_set)
+    xt, wt, bt = (tinycnn.tensor(a, requires_grad=True) for a in (x, w, b))
+    y = fused_ops.conv2d_relu_max_pool2d(xt, wt, bt, **conv_kw, **pool_kw)
+    (y * tinycnn.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(x.dtype))).sum().backward()
+    return y, [t.numpy() for t in (y, xt.grad, wt.grad, bt.grad)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_op_through_autograd_equals_separate_ops_bitwise(dtype):
+    rng = np.random.default_rng(1)
+    x, w, b = (rng.standard_normal(s).astype(dtype) for s in ((4, 3, 10, 9), (6, 3, 3, 3), (6,)))
+    conv_kw, pool_kw = {"padding": 1}, {"pool_kernel_size": 2}
+    y, fused = _run(True, "numba", x, w, b, conv_kw, pool_kw)
+    assert isinstance(y.grad_fn, fused_ops.Conv2dReLUMaxPool2dFunction)   # the fused kernel really ran
+    y, separate = _run(False, "numba", x, w, b, conv_kw, pool_kw)
+    assert not isinstance(y.grad_fn, fused_ops.Conv2dReLUMaxPool2dFunction)
+    for got, want in zip(fused, separate):
+        np.testing.assert_array_equal(got, want)
+    if dtype == np.float64:       # and the NumPy reference kernels (im2col path) agree to rounding
+        _, reference = _run(True, "numpy", x, w, b, conv_kw, pool_kw)
+        for got, want in zip(fused, reference):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_fused_op_gradcheck():
+    kernels.set_kernels("numba")
+    rng = np.random.default_rng(2)
+    x = tinycnn.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
+    w = tinycnn.tensor(rng.standard_normal((5, 2, 3, 3)), requires_grad=True)
+    b = tinycnn.tensor(rng.standard_normal(5), requires_grad=True)
+
+    def f(x, w, b):
+        return fused_ops.conv2d_relu_max_pool2d(x, w, b, padding=1, pool_kernel_size=3, pool_stride=2)
+
+    assert isinstance(f(x, w, b).grad_fn, fused_ops.Conv2dReLUMaxPool2dFunction)
+    assert tinycnn.gradcheck(f, [x, w, b])
+
+
+@pytest.mark.parametrize("conv_kw,pool_kw", [
+    ({"stride": 2}, {"pool_kernel_size": 2}),                              # strided conv: im2col path
+    ({"padding": 1}, {"pool_kernel_size": 2, "pool_padding": 1}),          # padded pooling
+    ({"padding": 1}, {"pool_kernel_size": 3, "ceil_mode": True}),          # ceil_mode
+    ({"dilation": 2}, {"pool_kernel_size": 2}),                            # dilated conv
+])
+def test_cases_the_kernel_does_not_cover_run_the_separate_ops(conv_kw, pool_kw):
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((2, 3, 9, 9)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    y, fused = _run(True, "numba", x, w, b, conv_kw, pool_kw)
+    assert not isinstance(y.grad_fn, fused_ops.Conv2dReLUMaxPool2dFunction)
+    z = F.conv2d(tinycnn.tensor(x), tinycnn.tensor(w), tinycnn.tensor(b), **conv_kw)
+    pool = {k.replace("pool_", ""): v for k, v in pool_kw.items()}
+    np.testing.assert_array_equal(fused[0], F.max_pool2d(F.relu(z), **pool).numpy())
+
+
+# ---- nn.Sequential ------------------------------------------------------------------------------------------
+def _lenet():
+    tinycnn.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                         nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
+                         nn.Linear(400, 10))
+
+
+def _graph_functions(t):
+    seen, stack = [], [t]
+    while stack:
+        fn = stack.pop()._ctx
+        if fn is not None:
+            seen.append(type(fn).__name__)
+            stack += [i for i in fn.inputs if isinstance(i, tinycnn.Tensor)]
+    return seen
+
+
+def _train_step(model, x, y):
+    out = model(x)
+    ops = _graph_functions(out)
+    F.cross_entropy(out, y).backward()
+    return out, ops, {k: p.grad.numpy().copy() for k, p in model.named_parameters()}
+
+
+def test_sequential_fuses_conv_relu_pool_with_the_same_numbers():
+    kernels.set_kernels("numba")
+    rng = np.random.default_rng(4)
+    x = tinycnn.tensor(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))
+    y = tinycnn.tensor(rng.integers(0, 10, 8))
+    out, ops, grads = _train_step(_lenet(), x, y)
+    assert ops.count("Conv2dReLUMaxPool2dFunction") == 2 and "Conv2dFunction" not in ops
+    fused_ops.set_fusion(False)
+    out_ref, ops_ref, grads_ref = _train_step(_lenet(), x, y)
+    assert "Conv2dReLUMaxPool2dFunction" not in ops_ref and ops_ref.count("Conv2dFunction") == 2
+    np.testing.assert_array_equal(out.numpy(), out_ref.numpy())
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads_ref[name])
+
+
+class _MyReLU(nn.ReLU):
+    def forward(self, input):
+        return F.relu(input) * 2.0
+
+
+def test_sequential_leaves_other_layer_runs_alone():
+    """A subclass may change forward, and return_indices changes the output: neither is fused."""
+    kernels.set_kernels("numba")
+    x = tinycnn.randn(2, 1, 8, 8)
+    custom = nn.Sequential(nn.Conv2d(1, 2, 3), _MyReLU(), nn.MaxPool2d(2))
+    assert "Conv2dReLUMaxPool2dFunction" not in _graph_functions(custom(x.requires_grad_()))
+    conv, pool = custom[0], custom[2]
+    np.testing.assert_array_equal(custom(x).numpy(), pool(F.relu(conv(x)) * 2.0).numpy())
+    with_indices = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    out, idx = with_indices(x)
+    assert idx.dtype == np.int64 and out.shape == idx.shape
+
+
+def test_sequential_fused_layers_report_bad_input_like_the_layers():
+    model = _lenet()
+    with pytest.raises(ValueError, match=r"Conv2d\(1, 6\) expects 1 input channels, got input of shape "
+                                         r"\(2, 3, 28, 28\)"):
+        model(tinycnn.randn(2, 3, 28, 28))
+    with pytest.raises(TypeError, match="Conv2d\\(1, 6\\): input is float64 but weight is float32"):
+        model(tinycnn.randn(2, 1, 28, 28, dtype=tinycnn.float64))
+
+
+def test_sequential_calls_every_layer_while_a_tool_watches_them():
+    """utils.summary wraps each layer's forward: the fused run must not hide the three layers from it."""
+    from tinycnn.utils import summary
+    rows = [row for row in str(summary(_lenet(), (1, 28, 28))).splitlines() if "(" in row]
+    names = " ".join(rows)
+    assert names.count("Conv2d") >= 2 and names.count("ReLU") >= 2 and names.count("MaxPool2d") >= 2
