@@ -177,3 +177,12 @@ def test_property_im2col_col2im_agree(n, c, h, w, k, s, p, d):
     r = rng.standard_normal(a.shape)
     np.testing.assert_allclose(NP.col2im(r, x.shape, k, s, p, d), NB.col2im(r, x.shape, k, s, p, d),
                                rtol=0, atol=1e-12)
+
+
+def test_im2col_padding_wider_than_the_output_row_stays_in_its_row():
+    """Found by the property test: with left padding past the whole output row (k=(1, 4), dilation 2, padding
+    2, one output column), the Numba im2col wrote its leading zeros into the next image's columns."""
+    x = np.arange(1.0, 7.0).reshape(2, 1, 1, 3)
+    args = ((1, 4), (2, 1), (0, 0, 2, 2), (1, 2))
+    np.testing.assert_array_equal(NB.im2col(x, *args), NP.im2col(x, *args))
+    assert NB.im2col(x, *args)[2].tolist() == [3.0, 6.0]      # tap j=2 reads column 2 of each image

@@ -34,16 +34,17 @@ if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY
     numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 
 from .numpy_kernels import avg_pool_divisor, conv_out_size
-from .numba_direct import (conv2d_direct_forward, conv2d_direct_input_grad,  # noqa: F401
-                           conv2d_direct_relu_maxpool,
-                           conv2d_direct_weight_grad, direct_conv_applies)
+from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
+                           conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
+                           direct_conv_applies)
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------------------------
 @njit(cache=True)
 def _valid_range(off, s, size, out):
-    """Output positions o in [lo, hi) whose input index o*s + off lies inside [0, size)."""
-    lo = 0 if off >= 0 else (-off + s - 1) // s
+    """Output positions o in [lo, hi) whose input index o*s + off lies inside [0, size); 0 <= lo <= hi <= out
+    (a left padding wider than the whole output row gives lo = hi = out, not past the row's end)."""
+    lo = min(out, 0 if off >= 0 else (-off + s - 1) // s)
     hi = 0 if size - 1 - off < 0 else min(out, (size - 1 - off) // s + 1)
     return lo, max(lo, hi)
 
