@@ -28,6 +28,8 @@ def _restore():
 # non-square windows and strides, more output channels than one block of four, and fewer.
 CASES = [
     ((6, 1, 12, 12), (6, 1, 5, 5), (2, 2, 2, 2), (2, 2), (2, 2)),
+    ((3, 2, 17, 20), (5, 2, 3, 3), (1, 1, 1, 1), (2, 2), (2, 2)),     # wide: pooled by column parity
+    ((3, 2, 18, 19), (7, 2, 3, 2), (1, 0, 2, 1), (2, 2), (2, 2)),     # ... with an odd width
     ((5, 6, 14, 14), (16, 6, 5, 5), (0, 0, 0, 0), (2, 2), (2, 2)),
     ((3, 3, 11, 11), (5, 3, 3, 3), (1, 1, 1, 1), (3, 3), (2, 2)),
     ((2, 2, 9, 8), (7, 2, 2, 3), (1, 0, 2, 1), (2, 3), (1, 2)),
@@ -58,10 +60,14 @@ def _separate(x, w, b, pad, pk, ps, gy):
     return y, np.where(y > 0, idx, -1), gz, z.shape[2:]
 
 
+@pytest.mark.parametrize("parity_min_width", [ND.PARITY_MIN_WIDTH, 1], ids=["auto", "parity"])
 @pytest.mark.parametrize("ties", [False, True], ids=["random", "ties"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
-def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties):
+def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties, parity_min_width, monkeypatch):
+    """Both ways of pooling 2x2/2 windows (on the grid, and by column parity for wide layers) are checked on
+    every case by lowering the width from which the parity layout is used."""
+    monkeypatch.setattr(ND, "PARITY_MIN_WIDTH", parity_min_width)
     rng = np.random.default_rng(0)
     x, w, b, pad, pk, ps = _case_data(case, dtype, rng, ties)
     y, idx, conv_hw = ND.conv2d_direct_relu_maxpool(x, w, b, pad, pk, ps)
@@ -80,8 +86,10 @@ def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties):
         np.testing.assert_array_equal(got, want)
 
 
-def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool():
+@pytest.mark.parametrize("parity_min_width", [ND.PARITY_MIN_WIDTH, 1], ids=["grid", "parity"])
+def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool(parity_min_width, monkeypatch):
     """NaN wins a window (max pooling's rule) and passes no gradient (NaN > 0 is false); -0.0 becomes +0."""
+    monkeypatch.setattr(ND, "PARITY_MIN_WIDTH", parity_min_width)
     x = np.zeros((1, 1, 4, 4))
     x[0, 0, 0, 1] = np.nan
     x[0, 0, 2, 2] = -0.0

@@ -131,12 +131,9 @@ class Conv2dFunction(Function):
             kern.release_cols(cols)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
-        kern = get_kernels(gy)
-        gx = gw = gb = None
-        if need_w or need_b:                 # one pass over the batch gives both (gb: a by-product)
-            gw, gb = kern.conv2d_direct_weight_grad(self.x, gy, self.w.shape, padding)
-        if need_x:
-            gx = kern.conv2d_direct_input_grad(gy, self.w, self.x_shape, padding)
+        # one pass over the batch gives all three (gb is a by-product of gw)
+        gx, gw, gb = get_kernels(gy).conv2d_direct_backward(gy, self.x, self.w, self.x_shape, padding,
+                                                            need_x=need_x, need_w=need_w or need_b)
         return gx, (gw if need_w else None), (gb if need_b else None)
 
 

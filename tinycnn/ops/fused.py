@@ -58,12 +58,8 @@ class Conv2dReLUMaxPool2dFunction(Function):
         kern = get_kernels(gy)
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        pooled = (gy, self.idx, self.conv_hw)
-        gx = gw = gb = None
-        if need_w or need_b:
-            gw, gb = kern.conv2d_direct_weight_grad(self.x, None, self.w.shape, self.padding, pooled=pooled)
-        if need_x:
-            gx = kern.conv2d_direct_input_grad(None, self.w, self.x.shape, self.padding, pooled=pooled)
+        gx, gw, gb = kern.conv2d_direct_backward(None, self.x, self.w, self.x.shape, self.padding, need_x=need_x,
+                                                 need_w=need_w or need_b, pooled=(gy, self.idx, self.conv_hw))
         return gx, (gw if need_w else None), (gb if need_b else None)
 
 

@@ -1,0 +1,10 @@
+"""``python -m tinycnn.kernels.compile_worker DTYPE module:KERNEL ...``: compile kernels into Numba's disk
+cache and exit. Started in the background on a cold start (``numba_launch.py``); does nothing else."""
+import sys
+
+import numpy as np
+
+from .numba_launch import warm
+
+if __name__ == "__main__":
+    warm(sys.argv[2:], np.dtype(sys.argv[1]))

@@ -1,0 +1,152 @@
+"""Run a per-item Numba kernel on every core, compiled so that the first use on a fresh install stays short.
+
+Why not ``@njit(parallel=True)`` around the whole kernel: Numba compiles a ``prange`` body as a separate
+function, links every helper it calls into it and optimises the result again, so a kernel of a few hundred
+lines took 5-7 s to compile, and LeNet's three such kernels 15 s before the first batch (measured on the
+2-core machine of benchmarks/README.md). Here the work of one item (one image, one chunk of images) is a
+plain function over raw pointers, compiled once per dtype as a C callback (``numba.cfunc``, cached on disk
+like any ``cache=True`` function), and the parallel loop is a tiny cached driver that receives the callback
+as a first-class function argument and calls it for each item. The callback's address is only known at run
+time, so the driver never inlines or re-optimises the kernel: it compiles in well under a second, once, for
+every kernel of the same arity and dtype.
+
+Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
+or edited kernels), the other registered kernels are compiled for that dtype at the same time in one
+background process (``python -m tinycnn.kernels.compile_worker``), which writes them to the same cache while
+this process compiles the one it needs now; a kernel the worker was given is loaded from the cache once the
+worker is done. Compilation is single-threaded, so on two cores this halves the wait before the first
+training step. A failed or missing worker only means this process compiles the kernel itself.
+``TINYCNN_COMPILE_WORKERS=0`` turns the workers off.
+
+An item function takes one pointer per array (the ``kinds``: "f" for the floating dtype of the call, "i32",
+"i64") and the item number; it rebuilds its arrays with ``numba.carray`` from sizes passed in an int64 array.
+Arrays are handed over flat and C-contiguous.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+from numba import cfunc, njit, prange, types
+
+_POINTERS = {"i32": types.CPointer(types.int32), "i64": types.CPointer(types.int64)}
+_INDEX_DTYPES = {"i32": np.dtype(np.int32), "i64": np.dtype(np.int64)}
+_FLOATS = {np.dtype(np.float32): types.float32, np.dtype(np.float64): types.float64}
+_REGISTRY: list = []           # every kernel, so that a cold start can compile the others elsewhere
+_WORKERS: dict = {}            # (kernel name, dtype) -> the process compiling it
+_CHECKED: set = set()          # dtypes whose cold start was already looked at in this process
+_WORKER_TIMEOUT_S = 600
+IN_WORKER = "TINYCNN_COMPILE_WORKER"
+
+
+class ParallelKernel:
+    """``kernel(n_items, *arrays)`` runs ``item(*pointers, i)`` for i in range(n_items) on all threads.
+
+    ``name`` is the kernel's module attribute ("package.module:NAME"), for the compile worker to import."""
+
+    def __init__(self, item, kinds, fastmath=frozenset(), *, name: str):
+        self.item, self.kinds, self.fastmath, self.name = item, tuple(kinds), set(fastmath), name
+        self._compiled: dict = {}
+        if len(self.kinds) not in _DRIVERS:
+            raise ValueError(f"ParallelKernel {name}: no driver for {len(self.kinds)} arrays")
+        _REGISTRY.append(self)
+
+    def signature(self, dtype):
+        real = types.CPointer(_FLOATS[dtype])
+        return types.void(*[real if k == "f" else _POINTERS[k] for k in self.kinds], types.int64)
+
+    def compiled(self, dtype):
+        """The item function compiled for ``dtype``: from this process, the disk cache, or a compile worker."""
+        dtype = np.dtype(dtype)
+        fn = self._compiled.get(dtype)
+        if fn is None:
+            if dtype not in _FLOATS:
+                raise TypeError(f"{self.item.__name__}: expected float32 or float64 data, got {dtype}")
+            worker = _WORKERS.pop((self.name, dtype), None)
+            if worker is not None:
+                _wait(worker)
+            elif dtype not in _CHECKED:             # the first kernel of this dtype: is this a cold start?
+                _CHECKED.add(dtype)
+                if not self.is_cached(dtype):
+                    _start_worker([k for k in _REGISTRY if k is not self], dtype)
+            fn = cfunc(self.signature(dtype), cache=True, fastmath=self.fastmath)(self.item)
+            self._compiled[dtype] = fn
+        return fn
+
+    def is_cached(self, dtype) -> bool:
+        """Whether the disk cache holds this kernel for ``dtype`` (asks Numba's own cache; on any doubt,
+        answers True, which only means no worker is started)."""
+        try:
+            from numba.core.caching import FunctionCache  # noqa: PLC0415  (only on a first use)
+            from numba.core.registry import cpu_target  # noqa: PLC0415
+            cached = FunctionCache(self.item).load_overload(self.signature(dtype), cpu_target.target_context)
+            return cached is not None
+        except Exception:   # noqa: BLE001  (a Numba without this internal API: behave as before)
+            return True
+
+    def __call__(self, n_items: int, *arrays) -> None:
+        dtype = next(a.dtype for a, k in zip(arrays, self.kinds) if k == "f")
+        flat = [_flat(a, np.dtype(dtype) if k == "f" else _INDEX_DTYPES[k]) for a, k in zip(arrays, self.kinds)]
+        _DRIVERS[len(flat)](self.compiled(dtype), n_items, *flat)
+
+    def warm(self, dtype) -> None:
+        """Compile (or load) the item function and its driver for ``dtype`` without running anything."""
+        dtype = np.dtype(dtype)
+        self(0, *[np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k]) for k in self.kinds])
+
+
+def _flat(a, dtype):
+    """a as a flat C-contiguous array of the kind's dtype (a view when it already is one)."""
+    if a.dtype != dtype:
+        raise TypeError(f"kernel argument of dtype {a.dtype} where {dtype} is expected")
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _start_worker(kernels, dtype) -> None:
+    """Compile ``kernels`` for ``dtype`` in one background process (see the module docstring)."""
+    if not kernels or os.environ.get(IN_WORKER) or os.environ.get("TINYCNN_COMPILE_WORKERS", "1") == "0" \
+            or (os.cpu_count() or 1) < 2:
+        return
+    env = dict(os.environ, **{IN_WORKER: "1"})
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name,
+                                 *[k.name for k in kernels]],
+                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    except OSError:          # no usable interpreter (a frozen application): compile here, one by one
+        return
+    for k in kernels:
+        _WORKERS[(k.name, dtype)] = proc
+
+
+def _wait(proc) -> None:
+    try:
+        proc.wait(timeout=_WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def warm(names, dtype) -> None:
+    """Compile the kernels named "module:ATTR" for ``dtype`` (what a compile worker does)."""
+    for name in names:
+        module, attr = name.split(":")
+        getattr(importlib.import_module(module), attr).warm(dtype)
+
+
+# One driver per arity. Item numbers come out of prange unsigned; the callback's signature wants int64.
+@njit(parallel=True, cache=True)
+def _drive6(fn, n, a, b, c, d, e, f):
+    for i in prange(n):
+        fn(a.ctypes, b.ctypes, c.ctypes, d.ctypes, e.ctypes, f.ctypes, np.int64(i))
+
+
+@njit(parallel=True, cache=True)
+def _drive9(fn, n, a, b, c, d, e, f, g, h, k):
+    for i in prange(n):
+        fn(a.ctypes, b.ctypes, c.ctypes, d.ctypes, e.ctypes, f.ctypes, g.ctypes, h.ctypes, k.ctypes, np.int64(i))
+
+
+_DRIVERS = {6: _drive6, 9: _drive9}
