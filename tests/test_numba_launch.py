@@ -1,0 +1,68 @@
+"""The machinery that runs the direct-convolution kernels: per-item C callbacks, parallel drivers, and the
+cold start that compiles the other kernels in a background process. No timings here."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+NL = pytest.importorskip("tinycnn.kernels.numba_launch")
+ND = pytest.importorskip("tinycnn.kernels.numba_direct")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_kernels_refuse_other_dtypes_with_a_clear_error():
+    with pytest.raises(TypeError, match="expected float32 or float64 data, got int64"):
+        ND._FORWARD.compiled(np.int64)
+    x = np.zeros((1, 1, 4, 4), np.float32)
+    with pytest.raises(TypeError, match="dtype float64 where float32 is expected"):
+        ND._FORWARD(1, x, np.zeros(3, np.float64), np.zeros(4, np.float32), np.zeros(4, np.float32),
+                    np.zeros(0, np.int32), np.zeros(ND.D_LEN, np.int64))
+
+
+def test_every_kernel_is_registered_under_an_importable_name():
+    """The compile worker finds a kernel by its name: it must lead back to the very same object."""
+    import importlib
+    assert {ND._FORWARD, ND._BACKWARD} <= set(NL._REGISTRY)
+    for kernel in NL._REGISTRY:
+        module, attr = kernel.name.split(":")
+        assert getattr(importlib.import_module(module), attr) is kernel
+
+
+def _run(code, cache_dir, **env):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(cache_dir), **env)
+    env.pop(NL.IN_WORKER, None)
+    res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         env=env, cwd=ROOT, timeout=600)
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
+COLD_START = """
+    import numpy as np
+    from tinycnn.kernels import numba_launch as NL, numba_direct as ND
+    dt = np.dtype(np.float64)
+    ND._FORWARD.compiled(dt)                   # cold: this process compiles it ...
+    print("worker", (ND._BACKWARD.name, dt) in NL._WORKERS)
+    fn = ND._BACKWARD.compiled(dt)             # ... while a worker compiled this one into the cache
+    print("backward from cache", fn.cache_hits)
+    print("forward from cache", ND._FORWARD.compiled(dt).cache_hits)
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="no compile worker on one core")
+def test_cold_start_compiles_the_other_kernels_in_a_worker(tmp_path):
+    out = _run(COLD_START, tmp_path, TINYCNN_COMPILE_WORKERS="1")
+    assert "worker True" in out and "backward from cache 1" in out and "forward from cache 0" in out
+    out = _run(COLD_START, tmp_path)                       # warm: everything comes from the cache, no worker
+    assert "worker False" in out and "backward from cache 1" in out and "forward from cache 1" in out
+
+
+def test_compile_workers_can_be_turned_off(tmp_path):
+    out = _run(COLD_START, tmp_path, TINYCNN_COMPILE_WORKERS="0")
+    assert "worker False" in out and "backward from cache 0" in out
