@@ -66,3 +66,31 @@ def test_cold_start_compiles_the_other_kernels_in_a_worker(tmp_path):
 def test_compile_workers_can_be_turned_off(tmp_path):
     out = _run(COLD_START, tmp_path, TINYCNN_COMPILE_WORKERS="0")
     assert "worker False" in out and "backward from cache 0" in out
+
+
+PRELOAD = """
+    import numpy as np, sys, threading
+    import tinycnn
+    from tinycnn.kernels import preload
+    print("thread", preload._thread is not None)
+    preload.wait()
+    nl = sys.modules.get("tinycnn.kernels.numba_launch")
+    loaded = sorted(k.name.split(":")[1] for k in (nl._REGISTRY if nl else []) if np.dtype(np.float32) in k._compiled)
+    print("loaded", loaded)
+"""
+
+
+def test_import_preloads_cached_kernels_in_the_background_and_never_compiles(tmp_path):
+    out = _run(PRELOAD, tmp_path)                          # empty cache: nothing to load, nothing compiled
+    assert "thread True" in out and "loaded []" in out
+    assert not list(tmp_path.rglob("*.nbi"))
+    _run(COLD_START.replace("float64", "float32"), tmp_path, TINYCNN_COMPILE_WORKERS="0")     # fill the cache
+    out = _run(PRELOAD, tmp_path)
+    assert "loaded ['_BACKWARD', '_FORWARD']" in out
+
+
+def test_preload_can_be_turned_off_and_skips_the_numpy_kernels(tmp_path):
+    assert "thread False" in _run(PRELOAD, tmp_path, TINYCNN_PRELOAD="0")
+    code = PRELOAD + "    print('numba imported', 'numba' in sys.modules)\n"
+    out = _run(code, tmp_path, TINYCNN_KERNELS="numpy")
+    assert "thread False" in out and "numba imported False" in out

@@ -19,6 +19,7 @@ from ..backend import _is_cupy_array
 from . import numpy_kernels
 
 _NAMES = ("numpy", "numba")
+COMPILE_WORKER_ENV = "TINYCNN_COMPILE_WORKER"     # set in the background compile worker (numba_launch.py)
 _forced: str | None = None
 _numba_kernels = None
 _numba_installed = importlib.util.find_spec("numba") is not None   # looked up once, not per call
@@ -64,4 +65,10 @@ def get_kernels(array=None):
     return _load_numba() if get_kernels_name() == "numba" else numpy_kernels
 
 
-__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels"]
+def start_preload() -> None:
+    """Load the Numba kernels from the disk cache in a background thread (``preload.py``)."""
+    from . import preload  # noqa: PLC0415
+    preload.start()
+
+
+__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "start_preload"]

@@ -28,9 +28,13 @@ import importlib
 import os
 import subprocess
 import sys
+import threading
 
+import numba
 import numpy as np
 from numba import cfunc, njit, prange, types
+
+from . import COMPILE_WORKER_ENV as IN_WORKER
 
 _POINTERS = {"i32": types.CPointer(types.int32), "i64": types.CPointer(types.int64)}
 _INDEX_DTYPES = {"i32": np.dtype(np.int32), "i64": np.dtype(np.int64)}
@@ -38,8 +42,8 @@ _FLOATS = {np.dtype(np.float32): types.float32, np.dtype(np.float64): types.floa
 _REGISTRY: list = []           # every kernel, so that a cold start can compile the others elsewhere
 _WORKERS: dict = {}            # (kernel name, dtype) -> the process compiling it
 _CHECKED: set = set()          # dtypes whose cold start was already looked at in this process
+_LOCK = threading.Lock()
 _WORKER_TIMEOUT_S = 600
-IN_WORKER = "TINYCNN_COMPILE_WORKER"
 
 
 class ParallelKernel:
@@ -62,18 +66,22 @@ class ParallelKernel:
         """The item function compiled for ``dtype``: from this process, the disk cache, or a compile worker."""
         dtype = np.dtype(dtype)
         fn = self._compiled.get(dtype)
-        if fn is None:
-            if dtype not in _FLOATS:
-                raise TypeError(f"{self.item.__name__}: expected float32 or float64 data, got {dtype}")
-            worker = _WORKERS.pop((self.name, dtype), None)
-            if worker is not None:
-                _wait(worker)
-            elif dtype not in _CHECKED:             # the first kernel of this dtype: is this a cold start?
-                _CHECKED.add(dtype)
-                if not self.is_cached(dtype):
-                    _start_worker([k for k in _REGISTRY if k is not self], dtype)
-            fn = cfunc(self.signature(dtype), cache=True, fastmath=self.fastmath)(self.item)
-            self._compiled[dtype] = fn
+        if fn is not None:
+            return fn
+        if dtype not in _FLOATS:
+            raise TypeError(f"{self.item.__name__}: expected float32 or float64 data, got {dtype}")
+        with _LOCK:                                 # the preload thread may be here too (preload.py)
+            fn = self._compiled.get(dtype)
+            if fn is None:
+                worker = _WORKERS.pop((self.name, dtype), None)
+                if worker is not None:
+                    _wait(worker)
+                elif dtype not in _CHECKED:         # the first kernel of this dtype: is this a cold start?
+                    _CHECKED.add(dtype)
+                    if not self.is_cached(dtype):
+                        _start_worker([k for k in _REGISTRY if k is not self], dtype)
+                fn = cfunc(self.signature(dtype), cache=True, fastmath=self.fastmath)(self.item)
+                self._compiled[dtype] = fn
         return fn
 
     def is_cached(self, dtype) -> bool:
@@ -81,8 +89,10 @@ class ParallelKernel:
         answers True, which only means no worker is started)."""
         try:
             from numba.core.caching import FunctionCache  # noqa: PLC0415  (only on a first use)
+            from numba.core.compiler_lock import global_compiler_lock  # noqa: PLC0415
             from numba.core.registry import cpu_target  # noqa: PLC0415
-            cached = FunctionCache(self.item).load_overload(self.signature(dtype), cpu_target.target_context)
+            with global_compiler_lock:      # Numba's own compiles hold it: its target context is not thread-safe
+                cached = FunctionCache(self.item).load_overload(self.signature(dtype), cpu_target.target_context)
             return cached is not None
         except Exception:   # noqa: BLE001  (a Numba without this internal API: behave as before)
             return True
@@ -127,6 +137,18 @@ def _wait(proc) -> None:
         proc.wait(timeout=_WORKER_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+def preload(dtype) -> None:
+    """Load every registered kernel that the disk cache holds for ``dtype``, with its driver, without
+    compiling anything else and without running anything (``preload.py``)."""
+    dtype = np.dtype(dtype)
+    for kernel in list(_REGISTRY):
+        if kernel.is_cached(dtype):
+            fn = kernel.compiled(dtype)
+            arrays = [np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k]) for k in kernel.kinds]
+            driver = _DRIVERS[len(arrays)]
+            driver.compile((numba.typeof(fn), types.int64, *[numba.typeof(a) for a in arrays]))
 
 
 def warm(names, dtype) -> None:
