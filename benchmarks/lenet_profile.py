@@ -1,6 +1,6 @@
 """Where a LeNet-5 training step goes: milliseconds per op (forward and backward apart), batch 128, float32.
 
-    python benchmarks/lenet_profile.py [--steps 40] [--no-direct] [--kernels numpy|numba]
+    python benchmarks/lenet_profile.py [--steps 40] [--no-direct] [--no-fusion] [--kernels numpy|numba]
 
 Every ``Function`` subclass's forward/backward is wrapped with a timer; the whole step (forward, backward,
 Adam) is timed too, so the difference is Python/autograd overhead. Random data of MNIST's shape: the time
@@ -18,7 +18,7 @@ import tinycnn
 from tinycnn import autograd, kernels, optim
 from tinycnn.models import lenet5
 from tinycnn.nn import functional as F
-from tinycnn.ops import conv
+from tinycnn.ops import conv, fused
 
 TIMES: dict = collections.defaultdict(float)
 
@@ -51,10 +51,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--no-direct", action="store_true", help="force im2col + GEMM for every conv")
+    parser.add_argument("--no-fusion", action="store_true", help="run conv, relu and max pooling as three ops")
     parser.add_argument("--kernels", choices=["numpy", "numba"])
     args = parser.parse_args()
     if args.no_direct:
         conv.set_conv_direct(False)
+    if args.no_fusion:
+        fused.set_fusion(False)
     if args.kernels:
         kernels.set_kernels(args.kernels)
     for cls in set(_subclasses(autograd.Function)):

@@ -36,6 +36,7 @@ from . import optim  # noqa: E402,F401
 
 # --- conv/pool (helper) ---
 from .ops.conv import get_conv_backward, set_conv_backward  # noqa: E402,F401
+from .ops.fused import get_fusion, set_fusion  # noqa: E402,F401
 # --- end conv/pool ---
 
 # Load the Numba kernels from the disk cache in the background while the program loads its data
