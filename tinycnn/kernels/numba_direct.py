@@ -78,15 +78,22 @@ def _round_up(n, m):
 
 
 @njit(inline="always")
+def _copy_rows(src, src_start, src_stride, dst, dst_start, dst_stride, rows, cols):
+    """dst[dst_start + r*dst_stride + q] = src[src_start + r*src_stride + q] for r < rows, q < cols (flat
+    arrays): how a plane moves between the image layout and the Wp-wide grid, in either direction."""
+    for r in range(rows):
+        s = src[src_start + r * src_stride:src_start + r * src_stride + cols]
+        d = dst[dst_start + r * dst_stride:dst_start + r * dst_stride + cols]
+        for q in range(cols):
+            d[q] = s[q]
+
+
+@njit(inline="always")
 def _pad_image(x, n, xpad, pt, pl, wp):
     """xpad[c, (r+pt)*wp + q+pl] = x[n, c, r, q]; the border stays as allocated (zeros)."""
     c_in, h, wd = x.shape[1], x.shape[2], x.shape[3]
     for c in range(c_in):
-        for r in range(h):
-            row = xpad[c][(r + pt) * wp + pl:(r + pt) * wp + pl + wd]
-            src = x[n, c, r]
-            for q in range(wd):
-                row[q] = src[q]
+        _copy_rows(x[n, c].reshape(h * wd), 0, wd, xpad[c], pt * wp + pl, wp, h, wd)
 
 
 @njit(inline="always")
@@ -106,11 +113,7 @@ def _grid_grad(gy, n, gyf, wp):
     """gyf[o, a*wp + b] = gy[n, o, a, b]; the gap columns b >= OW (and rows o >= Cout) stay zero."""
     c_out, oh, ow = gy.shape[1], gy.shape[2], gy.shape[3]
     for o in range(c_out):
-        for a in range(oh):
-            row = gyf[o][a * wp:a * wp + ow]
-            src = gy[n, o, a]
-            for b in range(ow):
-                row[b] = src[b]
+        _copy_rows(gy[n, o].reshape(oh * ow), 0, ow, gyf[o], 0, wp, oh, ow)
 
 
 @njit(inline="always")
@@ -135,20 +138,26 @@ def _conv_block(flat, offs, wk, acc, span):
     The tap count is a multiple of four (padding taps have zero weights and read zeros)."""
     a0, a1, a2, a3 = acc[0], acc[1], acc[2], acc[3]
     for k in range(0, offs.size, 4):
-        x0 = flat[offs[k]:offs[k] + span]
-        x1 = flat[offs[k + 1]:offs[k + 1] + span]
-        x2 = flat[offs[k + 2]:offs[k + 2] + span]
-        x3 = flat[offs[k + 3]:offs[k + 3] + span]
-        p0, q0, r0, s0 = wk[k, 0], wk[k, 1], wk[k, 2], wk[k, 3]
-        p1, q1, r1, s1 = wk[k + 1, 0], wk[k + 1, 1], wk[k + 1, 2], wk[k + 1, 3]
-        p2, q2, r2, s2 = wk[k + 2, 0], wk[k + 2, 1], wk[k + 2, 2], wk[k + 2, 3]
-        p3, q3, r3, s3 = wk[k + 3, 0], wk[k + 3, 1], wk[k + 3, 2], wk[k + 3, 3]
-        for t in range(span):
-            v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
-            a0[t] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
-            a1[t] += q0 * v0 + q1 * v1 + q2 * v2 + q3 * v3
-            a2[t] += r0 * v0 + r1 * v1 + r2 * v2 + r3 * v3
-            a3[t] += s0 * v0 + s1 * v1 + s2 * v2 + s3 * v3
+        _fma_4x4(flat[offs[k]:offs[k] + span], flat[offs[k + 1]:offs[k + 1] + span],
+                 flat[offs[k + 2]:offs[k + 2] + span], flat[offs[k + 3]:offs[k + 3] + span], wk[k:k + 4],
+                 a0, a1, a2, a3, span)
+
+
+@njit(inline="always")
+def _fma_4x4(x0, x1, x2, x3, w, a0, a1, a2, a3, span):
+    """a_r[t] += sum_m w[m, r] * x_m[t] for four input rows x_m and four output rows a_r (t < span): the
+    register block of the forward (m: taps, r: output channels) and of the input gradient (m: output
+    channels, r: input channels). Per element: 4 + 4 loads, 4 stores, 16 FMAs."""
+    p0, q0, r0, s0 = w[0, 0], w[0, 1], w[0, 2], w[0, 3]
+    p1, q1, r1, s1 = w[1, 0], w[1, 1], w[1, 2], w[1, 3]
+    p2, q2, r2, s2 = w[2, 0], w[2, 1], w[2, 2], w[2, 3]
+    p3, q3, r3, s3 = w[3, 0], w[3, 1], w[3, 2], w[3, 3]
+    for t in range(span):
+        v0, v1, v2, v3 = x0[t], x1[t], x2[t], x3[t]
+        a0[t] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
+        a1[t] += q0 * v0 + q1 * v1 + q2 * v2 + q3 * v3
+        a2[t] += r0 * v0 + r1 * v1 + r2 * v2 + r3 * v3
+        a3[t] += s0 * v0 + s1 * v1 + s2 * v2 + s3 * v3
 
 
 @njit(inline="always")
@@ -277,17 +286,8 @@ def _input_grad_image(gyf, wt, gxpad, rows, wp, span):
             for c in range(0, c4, 4):
                 rows[:] = 0
                 for o in range(0, c_pad, 4):
-                    g0, g1, g2, g3 = gyf[o], gyf[o + 1], gyf[o + 2], gyf[o + 3]
-                    p0, p1, p2, p3 = wij[o, c], wij[o + 1, c], wij[o + 2, c], wij[o + 3, c]
-                    q0, q1, q2, q3 = wij[o, c + 1], wij[o + 1, c + 1], wij[o + 2, c + 1], wij[o + 3, c + 1]
-                    u0, u1, u2, u3 = wij[o, c + 2], wij[o + 1, c + 2], wij[o + 2, c + 2], wij[o + 3, c + 2]
-                    s0, s1, s2, s3 = wij[o, c + 3], wij[o + 1, c + 3], wij[o + 2, c + 3], wij[o + 3, c + 3]
-                    for t in range(span):
-                        v0, v1, v2, v3 = g0[t], g1[t], g2[t], g3[t]
-                        r0[t] += p0 * v0 + p1 * v1 + p2 * v2 + p3 * v3
-                        r1[t] += q0 * v0 + q1 * v1 + q2 * v2 + q3 * v3
-                        r2[t] += u0 * v0 + u1 * v1 + u2 * v2 + u3 * v3
-                        r3[t] += s0 * v0 + s1 * v1 + s2 * v2 + s3 * v3
+                    _fma_4x4(gyf[o], gyf[o + 1], gyf[o + 2], gyf[o + 3], wij[o:o + 4, c:c + 4], r0, r1, r2, r3,
+                             span)
                 for r in range(4):
                     dst = gxpad[c + r][i * wp + j:i * wp + j + span]
                     src = rows[r]
@@ -338,11 +338,7 @@ def _forward_item(x_p, wb_p, b_p, y_p, idx_p, dims_p, n):
             if mode == MODE_RELU_MAXPOOL:
                 _relu_maxpool_plane(acc[r], y[n, o], idx[n, o], wp, d[D_PKH], d[D_PKW], d[D_PSH], d[D_PSW])
             else:
-                for a in range(oh):
-                    src = acc[r][a * wp:a * wp + ow]
-                    dst = y[n, o, a]
-                    for q in range(ow):
-                        dst[q] = src[q]
+                _copy_rows(acc[r], 0, wp, y[n, o].reshape(oh * ow), 0, ow, oh, ow)
 
 
 @njit(inline="always")
@@ -415,11 +411,7 @@ def _backward_item(x_p, gy_p, gyp_p, idx_p, wt_p, gw_p, gb_p, gx_p, dims_p, chun
             gxpad[:] = 0
             _input_grad_image(gyf, wt, gxpad, rows, wp, span)
             for c in range(c_in):                      # crop the padding away
-                for r in range(h):
-                    src = gxpad[c][(r + pt) * wp + pl:(r + pt) * wp + pl + wd]
-                    dst = gx[n, c, r]
-                    for q in range(wd):
-                        dst[q] = src[q]
+                _copy_rows(gxpad[c], pt * wp + pl, wp, gx[n, c].reshape(h * wd), 0, wd, h, wd)
 
 
 @njit(inline="always")
