@@ -76,7 +76,6 @@ def _round_up(n, m):
     return (n + m - 1) // m * m
 
 
-
 @njit(inline="always")
 def _copy_rows(src, src_start, src_stride, dst, dst_start, dst_stride, rows, cols):
     """dst[dst_start + r*dst_stride + q] = src[src_start + r*src_stride + q] for r < rows, q < cols (flat
