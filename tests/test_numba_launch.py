@@ -94,3 +94,19 @@ def test_preload_can_be_turned_off_and_skips_the_numpy_kernels(tmp_path):
     code = PRELOAD + "    print('numba imported', 'numba' in sys.modules)\n"
     out = _run(code, tmp_path, TINYCNN_KERNELS="numpy")
     assert "thread False" in out and "numba imported False" in out
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="no compile worker on one core")
+def test_prepare_compiles_every_missing_kernel_in_the_background(tmp_path):
+    """What `tinycnn train` calls before loading its data on a fresh install."""
+    code = """
+        import numpy as np
+        from tinycnn import kernels
+        from tinycnn.kernels import numba_launch as NL, numba_direct as ND
+        dt = np.dtype(np.float64)
+        kernels.prepare(dt)
+        print("workers", sorted(name.split(":")[1] for name, d in NL._WORKERS if d == dt))
+        print("from cache", ND._FORWARD.compiled(dt).cache_hits, ND._BACKWARD.compiled(dt).cache_hits)
+    """
+    out = _run(code, tmp_path)
+    assert "workers ['_BACKWARD', '_FORWARD']" in out and "from cache 1 1" in out

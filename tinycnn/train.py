@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import backend, nn, optim
+from . import backend, kernels, nn, optim
 from .autograd import Tensor, no_grad
 from .data import DataLoader, FashionMNIST, MNIST, Subset
 from .data import transforms as T
@@ -230,6 +230,8 @@ class Trainer:
     def __init__(self, config: TrainConfig):
         config.validate()
         self.config = config
+        if config.device == "cpu":      # on a fresh install, compile the kernels while the data loads
+            kernels.prepare("float32")
         backend.manual_seed(config.seed)
         self.model = build_model(config)
         in_channels = _first_conv_channels(self.model) or 1

@@ -65,10 +65,21 @@ def get_kernels(array=None):
     return _load_numba() if get_kernels_name() == "numba" else numpy_kernels
 
 
+def prepare(dtype="float32") -> None:
+    """When the Numba kernels are in use, start compiling the ones the disk cache lacks for ``dtype`` in
+    background processes and return at once (``numba_launch.prepare``); a no-op otherwise."""
+    if get_kernels_name() != "numba":
+        return
+    _load_numba()
+    from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
+    from .numba_launch import prepare as start  # noqa: PLC0415
+    start(dtype)
+
+
 def start_preload() -> None:
     """Load the Numba kernels from the disk cache in a background thread (``preload.py``)."""
     from . import preload  # noqa: PLC0415
     preload.start()
 
 
-__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "start_preload"]
+__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare", "start_preload"]

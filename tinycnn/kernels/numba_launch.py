@@ -139,6 +139,20 @@ def _wait(proc) -> None:
         proc.kill()
 
 
+def prepare(dtype) -> None:
+    """Start compiling, in background workers (one per kernel), every registered kernel the disk cache lacks
+    for ``dtype``, and return at once; the first use of each then waits for its worker. For a program that
+    knows it will train and has other work first (``tinycnn train`` loads its data meanwhile)."""
+    dtype = np.dtype(dtype)
+    with _LOCK:
+        if dtype in _CHECKED:
+            return
+        _CHECKED.add(dtype)
+        for kernel in _REGISTRY:
+            if not kernel.is_cached(dtype):
+                _start_worker([kernel], dtype)
+
+
 def preload(dtype) -> None:
     """Load every registered kernel that the disk cache holds for ``dtype``, with its driver, without
     compiling anything else and without running anything (``preload.py``)."""
