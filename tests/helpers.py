@@ -119,3 +119,17 @@ def assert_no_inplace(f, arrays):
     for i, (a, b) in enumerate(zip(arrays, before)):
         np.testing.assert_array_equal(a, b, err_msg=f"input {i} was modified")
     np.testing.assert_array_equal(u, u_before, err_msg="the incoming gradient was modified")
+
+
+def output_and_grads(f, arrays, before_backward=None):
+    """Run ``f`` on tensors of ``arrays`` that require grad, backpropagate a fixed linspace weighting of the
+    output, and return (the output tensor, [output, grad of each input] as NumPy arrays): for comparing two
+    paths of one op bit for bit. ``before_backward(y)`` may look at the graph while it still exists."""
+    import tinycnn  # noqa: PLC0415
+    inputs = [tinycnn.tensor(a, requires_grad=True) for a in arrays]
+    y = f(*inputs)
+    if before_backward is not None:
+        before_backward(y)
+    weights = np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(y.dtype)
+    (y * tinycnn.tensor(weights)).sum().backward()
+    return y, [y.numpy()] + [t.grad.numpy() for t in inputs]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import output_and_grads
 
 import tinycnn
 from tinycnn import kernels, nn
@@ -102,10 +103,8 @@ def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool(parity_min_wi
 def _run(fuse, kernel_set, x, w, b, conv_kw, pool_kw):
     fused_ops.set_fusion(fuse)
     kernels.set_kernels(kernel_set)
-    xt, wt, bt = (tinycnn.tensor(a, requires_grad=True) for a in (x, w, b))
-    y = fused_ops.conv2d_relu_max_pool2d(xt, wt, bt, **conv_kw, **pool_kw)
-    (y * tinycnn.tensor(np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(x.dtype))).sum().backward()
-    return y, [t.numpy() for t in (y, xt.grad, wt.grad, bt.grad)]
+    return output_and_grads(lambda x, w, b: fused_ops.conv2d_relu_max_pool2d(x, w, b, **conv_kw, **pool_kw),
+                            (x, w, b))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

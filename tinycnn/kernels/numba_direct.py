@@ -53,6 +53,7 @@ import numpy as np
 from numba import carray, njit
 
 from .numba_launch import ParallelKernel
+from .numpy_kernels import conv_out_size
 
 # The kernels are compiled with these fast-math flags (Numba applies the caller's flags to inlined helpers).
 # Reassociation lets LLVM vectorise the dot products (float32 sums in another order, as any BLAS does) and
@@ -458,7 +459,7 @@ def _dims(x_shape, w_shape, padding, conv_hw, mode=MODE_CONV, pool=None, need_w=
 
 def _out_hw(x_shape, w_shape, padding):
     pt, pb, pl, pr = padding
-    return x_shape[2] + pt + pb - w_shape[2] + 1, x_shape[3] + pl + pr - w_shape[3] + 1
+    return (conv_out_size(x_shape[2], w_shape[2], 1, pt + pb, 1), conv_out_size(x_shape[3], w_shape[3], 1, pl + pr, 1))
 
 
 def _pack_weights(w):

@@ -11,10 +11,10 @@ time, so the driver never inlines or re-optimises the kernel: it compiles in wel
 every kernel of the same arity and dtype.
 
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
-or edited kernels), the other registered kernels are compiled for that dtype at the same time in one
-background process (``python -m tinycnn.kernels.compile_worker``), which writes them to the same cache while
-this process compiles the one it needs now; a kernel the worker was given is loaded from the cache once the
-worker is done. Compilation is single-threaded, so on two cores this halves the wait before the first
+or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
+in a background process (``python -m tinycnn.kernels.compile_worker``), which writes it to the same cache
+while this process compiles the one it needs now; a kernel given to a worker is loaded from the cache once
+its worker is done. Compilation is single-threaded, so on two cores this halves the wait before the first
 training step. A failed or missing worker only means this process compiles the kernel itself.
 ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off.
 
@@ -76,10 +76,9 @@ class ParallelKernel:
                 worker = _WORKERS.pop((self.name, dtype), None)
                 if worker is not None:
                     _wait(worker)
-                elif dtype not in _CHECKED:         # the first kernel of this dtype: is this a cold start?
-                    _CHECKED.add(dtype)
-                    if not self.is_cached(dtype):
-                        _start_worker([k for k in _REGISTRY if k is not self], dtype)
+                elif dtype not in _CHECKED and not self.is_cached(dtype):   # a cold start: the others elsewhere
+                    _start_cold(dtype, skip=self)
+                _CHECKED.add(dtype)
                 fn = cfunc(self.signature(dtype), cache=True, fastmath=self.fastmath)(self.item)
                 self._compiled[dtype] = fn
         return fn
@@ -115,21 +114,28 @@ def _flat(a, dtype):
     return np.ascontiguousarray(a).reshape(-1)
 
 
-def _start_worker(kernels, dtype) -> None:
-    """Compile ``kernels`` for ``dtype`` in one background process (see the module docstring)."""
-    if not kernels or os.environ.get(IN_WORKER) or os.environ.get("TINYCNN_COMPILE_WORKERS", "1") == "0" \
+def _start_cold(dtype, skip=None) -> None:
+    """Start one background compile worker for each registered kernel but ``skip`` that the disk cache
+    lacks for ``dtype`` (call with ``_LOCK`` held)."""
+    _CHECKED.add(dtype)
+    for kernel in _REGISTRY:
+        if kernel is not skip and (kernel.name, dtype) not in _WORKERS and not kernel.is_cached(dtype):
+            _start_worker(kernel, dtype)
+
+
+def _start_worker(kernel, dtype) -> None:
+    """Compile ``kernel`` for ``dtype`` in a background process (see the module docstring)."""
+    if os.environ.get(IN_WORKER) or os.environ.get("TINYCNN_COMPILE_WORKERS", "1") == "0" \
             or (os.cpu_count() or 1) < 2:
         return
     env = dict(os.environ, **{IN_WORKER: "1"})
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name,
-                                 *[k.name for k in kernels]],
+        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name, kernel.name],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:          # no usable interpreter (a frozen application): compile here, one by one
         return
-    for k in kernels:
-        _WORKERS[(k.name, dtype)] = proc
+    _WORKERS[(kernel.name, dtype)] = proc
 
 
 def _wait(proc) -> None:
@@ -145,12 +151,8 @@ def prepare(dtype) -> None:
     knows it will train and has other work first (``tinycnn train`` loads its data meanwhile)."""
     dtype = np.dtype(dtype)
     with _LOCK:
-        if dtype in _CHECKED:
-            return
-        _CHECKED.add(dtype)
-        for kernel in _REGISTRY:
-            if not kernel.is_cached(dtype):
-                _start_worker([kernel], dtype)
+        if dtype not in _CHECKED:
+            _start_cold(dtype)
 
 
 def preload(dtype) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..kernels import get_kernels
-from ._sizes import _pair, conv_padding
+from ._sizes import _pair, conv_output_size, conv_padding
 from .activation import relu
 from .conv import check_conv_args, conv2d
 from .pooling import max_pool2d
@@ -88,8 +88,8 @@ def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, la
     if _pair(pool_padding, "padding", layer, allow_zero=True) != (0, 0) or _pair(pool_dilation, "dilation",
                                                                                   layer) != (1, 1) or ceil_mode:
         return None
-    oh = x.shape[2] + pad4[0] + pad4[1] - w.shape[2] + 1
-    ow = x.shape[3] + pad4[2] + pad4[3] - w.shape[3] + 1
+    oh = conv_output_size(x.shape[2], w.shape[2], 1, pad4[0] + pad4[1])
+    ow = conv_output_size(x.shape[3], w.shape[3], 1, pad4[2] + pad4[3])
     if oh < pk[0] or ow < pk[1]:
         return None
     return pad4, pk, ps
