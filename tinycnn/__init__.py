@@ -38,9 +38,3 @@ from . import optim  # noqa: E402,F401
 from .ops.conv import get_conv_backward, set_conv_backward  # noqa: E402,F401
 from .ops.fused import get_fusion, set_fusion  # noqa: E402,F401
 # --- end conv/pool ---
-
-# Load the Numba kernels from the disk cache in the background while the program loads its data
-# (tinycnn/kernels/preload.py; TINYCNN_PRELOAD=0 turns it off).
-from .kernels import start_preload as _start_preload  # noqa: E402
-
-_start_preload()

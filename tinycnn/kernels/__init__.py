@@ -76,10 +76,4 @@ def prepare(dtype="float32") -> None:
     start(dtype)
 
 
-def start_preload() -> None:
-    """Load the Numba kernels from the disk cache in a background thread (``preload.py``)."""
-    from . import preload  # noqa: PLC0415
-    preload.start()
-
-
-__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare", "start_preload"]
+__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare"]

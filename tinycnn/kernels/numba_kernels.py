@@ -28,7 +28,7 @@ from numba import njit, prange
 # that is handled at the GEMMs (kernels/blas.py). libgomp reads these variables when Numba first loads it; a
 # user's OMP_WAIT_POLICY / GOMP_SPINCOUNT / NUMBA_THREADING_LAYER(_PRIORITY) wins. Without OpenMP, Numba falls
 # back to TBB, then workqueue (which must not be entered from two Python threads at once; tinycnn runs
-# kernels from one thread at a time: the preload thread only loads them).
+# kernels from one thread at a time).
 if "OMP_WAIT_POLICY" not in os.environ:
     os.environ.setdefault("GOMP_SPINCOUNT", "100000")
 if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import threading
 
-import numba
 import numpy as np
 from numba import cfunc, njit, prange, types
 
@@ -70,7 +69,7 @@ class ParallelKernel:
             return fn
         if dtype not in _FLOATS:
             raise TypeError(f"{self.item.__name__}: expected float32 or float64 data, got {dtype}")
-        with _LOCK:                                 # the preload thread may be here too (preload.py)
+        with _LOCK:                                 # two user threads may ask at once
             fn = self._compiled.get(dtype)
             if fn is None:
                 worker = _WORKERS.pop((self.name, dtype), None)
@@ -153,18 +152,6 @@ def prepare(dtype) -> None:
     with _LOCK:
         if dtype not in _CHECKED:
             _start_cold(dtype)
-
-
-def preload(dtype) -> None:
-    """Load every registered kernel that the disk cache holds for ``dtype``, with its driver, without
-    compiling anything else and without running anything (``preload.py``)."""
-    dtype = np.dtype(dtype)
-    for kernel in list(_REGISTRY):
-        if kernel.is_cached(dtype):
-            fn = kernel.compiled(dtype)
-            arrays = [np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k]) for k in kernel.kinds]
-            driver = _DRIVERS[len(arrays)]
-            driver.compile((numba.typeof(fn), types.int64, *[numba.typeof(a) for a in arrays]))
 
 
 def warm(names, dtype) -> None:
