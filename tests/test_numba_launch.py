@@ -19,10 +19,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def test_kernels_refuse_other_dtypes_with_a_clear_error():
     with pytest.raises(TypeError, match="expected float32 or float64 data, got int64"):
         ND._FORWARD.compiled(np.int64)
-    x = np.zeros((1, 1, 4, 4), np.float32)
+    x, f32 = np.zeros((1, 1, 4, 4), np.float32), np.zeros(4, np.float32)
     with pytest.raises(TypeError, match="dtype float64 where float32 is expected"):
-        ND._FORWARD(1, x, np.zeros(3, np.float64), np.zeros(4, np.float32), np.zeros(4, np.float32),
-                    np.zeros(0, np.int32), np.zeros(ND.D_LEN, np.int64))
+        ND._FORWARD(1, x, np.zeros(3, np.float64), f32, f32, f32, f32, f32, np.zeros(0, np.int32),
+                    np.zeros(ND.D_LEN, np.int64))
 
 
 def test_every_kernel_is_registered_under_an_importable_name():

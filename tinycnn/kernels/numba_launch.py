@@ -115,21 +115,25 @@ def _flat(a, dtype):
 
 def _start_cold(dtype, skip=None) -> None:
     """Start one background compile worker for each registered kernel but ``skip`` that the disk cache
-    lacks for ``dtype`` (call with ``_LOCK`` held)."""
+    lacks for ``dtype`` (call with ``_LOCK`` held). Without ``skip`` (``prepare``) the first worker also
+    compiles the parallel driver; otherwise this process compiles it right after ``skip``, when it needs it."""
     _CHECKED.add(dtype)
+    with_driver = skip is None
     for kernel in _REGISTRY:
         if kernel is not skip and (kernel.name, dtype) not in _WORKERS and not kernel.is_cached(dtype):
-            _start_worker(kernel, dtype)
+            _start_worker(kernel, dtype, with_driver)
+            with_driver = False
 
 
-def _start_worker(kernel, dtype) -> None:
-    """Compile ``kernel`` for ``dtype`` in a background process (see the module docstring)."""
+def _start_worker(kernel, dtype, with_driver=False) -> None:
+    """Compile ``kernel`` (and the driver) for ``dtype`` in a background process (see the module docstring)."""
     if os.environ.get(IN_WORKER) or os.environ.get("TINYCNN_COMPILE_WORKERS", "1") == "0" \
             or (os.cpu_count() or 1) < 2:
         return
     env = dict(os.environ, **{IN_WORKER: "1"})
+    args = [dtype.name, *(["--driver"] if with_driver else []), kernel.name]
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name, kernel.name],
+        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", *args],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:          # no usable interpreter (a frozen application): compile here, one by one
@@ -154,24 +158,23 @@ def prepare(dtype) -> None:
             _start_cold(dtype)
 
 
-def warm(names, dtype) -> None:
-    """Compile the kernels named "module:ATTR" for ``dtype`` (what a compile worker does)."""
-    for name in names:
+def warm(names, dtype, driver=False) -> None:
+    """Compile the kernels named "module:ATTR" for ``dtype`` and, with ``driver``, the parallel driver (what a
+    compile worker does: the driver is 0.5-0.9 s that only one process needs to spend)."""
+    for i, name in enumerate(names):
         module, attr = name.split(":")
-        getattr(importlib.import_module(module), attr).warm(dtype)
+        kernel = getattr(importlib.import_module(module), attr)
+        if driver and i == 0:
+            kernel.warm(dtype)
+        else:
+            kernel.compiled(dtype)
 
 
 # One driver per arity. Item numbers come out of prange unsigned; the callback's signature wants int64.
-@njit(parallel=True, cache=True)
-def _drive6(fn, n, a, b, c, d, e, f):
-    for i in prange(n):
-        fn(a.ctypes, b.ctypes, c.ctypes, d.ctypes, e.ctypes, f.ctypes, np.int64(i))
-
-
 @njit(parallel=True, cache=True)
 def _drive9(fn, n, a, b, c, d, e, f, g, h, k):
     for i in prange(n):
         fn(a.ctypes, b.ctypes, c.ctypes, d.ctypes, e.ctypes, f.ctypes, g.ctypes, h.ctypes, k.ctypes, np.int64(i))
 
 
-_DRIVERS = {6: _drive6, 9: _drive9}
+_DRIVERS = {9: _drive9}
