@@ -70,20 +70,33 @@ def test_compile_workers_can_be_turned_off(tmp_path):
 
 IMPORT_ALONE = """
     import sys, threading
+    import numpy as np
     import tinycnn
-    print("threads", threading.active_count(), "numba imported", "numba" in sys.modules)
+    nl = sys.modules.get("tinycnn.kernels.numba_launch")
+    loaded = sorted(k.name.split(":")[1] for k in (nl._REGISTRY if nl else []) if np.dtype(np.float32) in k._compiled)
+    print("threads", threading.active_count(), "numba imported", "numba" in sys.modules, "loaded", loaded,
+          "workers", len(nl._WORKERS) if nl else 0)
     import numba                     # a user's own Numba code right after: nothing may be half-imported
     print("numba", numba.__version__ is not None)
 """
 
 
-def test_import_starts_no_thread_and_leaves_numba_to_first_use(tmp_path):
+def test_import_loads_the_cached_kernels_in_the_calling_thread_and_never_compiles(tmp_path):
     """A background thread that imported Numba while the program imported it too deadlocked one start in
-    three (two threads executing Numba's circular imports; the loser died holding LLVM's lock). Importing
-    tinycnn therefore starts nothing: Numba is imported, in the calling thread, when a kernel is first used."""
-    for _ in range(3):
-        out = _run(IMPORT_ALONE, tmp_path)
-        assert "threads 1 numba imported False" in out and "numba True" in out
+    three (two threads executing Numba's circular imports; the loser died holding LLVM's lock). ``import
+    tinycnn`` therefore loads its backend in the calling thread, like ``import torch``: Numba, and the
+    kernels the disk cache holds; on an empty cache it compiles nothing and starts no worker."""
+    out = _run(IMPORT_ALONE, tmp_path)
+    assert "threads 1 numba imported True loaded [] workers 0" in out and "numba True" in out
+    assert not list(tmp_path.rglob("*.nbi"))
+    _run(COLD_START.replace("float64", "float32"), tmp_path, TINYCNN_COMPILE_WORKERS="0")     # fill the cache
+    out = _run(IMPORT_ALONE, tmp_path)
+    assert "threads 1 numba imported True loaded ['_BACKWARD', '_FORWARD'] workers 0" in out
+
+
+def test_import_skips_numba_when_the_numpy_kernels_are_chosen(tmp_path):
+    out = _run(IMPORT_ALONE, tmp_path, TINYCNN_KERNELS="numpy")
+    assert "numba imported False loaded [] workers 0" in out
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="no compile worker on one core")

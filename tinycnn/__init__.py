@@ -38,3 +38,8 @@ from . import optim  # noqa: E402,F401
 from .ops.conv import get_conv_backward, set_conv_backward  # noqa: E402,F401
 from .ops.fused import get_fusion, set_fusion  # noqa: E402,F401
 # --- end conv/pool ---
+
+# Load the compute backend now, as ``import torch`` does (tinycnn/kernels/__init__.py: load_backend).
+from .kernels import load_backend as _load_backend  # noqa: E402
+
+_load_backend()

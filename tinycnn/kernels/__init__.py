@@ -76,4 +76,23 @@ def prepare(dtype="float32") -> None:
     start(dtype)
 
 
-__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare"]
+def load_backend(dtype="float32") -> None:
+    """At ``import tinycnn``, as ``import torch`` loads its kernels: when the Numba kernels are in use, import
+    Numba, start its type system and load the direct-convolution kernels the disk cache holds for ``dtype``
+    (never compiling anything: a fresh install compiles on first use). About 0.4 s that the first batch no
+    longer pays. Runs in the calling thread: a background thread that imported Numba while the program
+    imported it too deadlocked. Errors are left to the first real use."""
+    if os.environ.get(COMPILE_WORKER_ENV):
+        return
+    try:
+        if get_kernels_name() != "numba":
+            return
+        _load_numba()
+        from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
+        from .numba_launch import load_cached  # noqa: PLC0415
+        load_cached(dtype)
+    except Exception:   # noqa: BLE001  (a bad TINYCNN_KERNELS, a broken cache: the first real use reports it)
+        pass
+
+
+__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare", "load_backend"]

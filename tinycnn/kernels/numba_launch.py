@@ -3,7 +3,7 @@
 Why not ``@njit(parallel=True)`` around the whole kernel: Numba compiles a ``prange`` body as a separate
 function, links every helper it calls into it and optimises the result again, so a kernel of a few hundred
 lines took 5-7 s to compile, and LeNet's three such kernels 15 s before the first batch (measured on the
-2-core machine of benchmarks/README.md). Here the work of one item (one image, one chunk of images) is a
+2-core machine of benchmarks/README.md). Here the work of one item (a chunk of images) is a
 plain function over raw pointers, compiled once per dtype as a C callback (``numba.cfunc``, cached on disk
 like any ``cache=True`` function), and the parallel loop is a tiny cached driver that receives the callback
 as a first-class function argument and calls it for each item. The callback's address is only known at run
@@ -13,14 +13,15 @@ every kernel of the same arity and dtype.
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
 or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
 in a background process (``python -m tinycnn.kernels.compile_worker``), which writes it to the same cache
-while this process compiles the one it needs now; a kernel given to a worker is loaded from the cache once
-its worker is done. Compilation is single-threaded, so on two cores this halves the wait before the first
-training step. A failed or missing worker only means this process compiles the kernel itself.
-``TINYCNN_COMPILE_WORKERS=0`` turns the workers off.
+while this process compiles the one it needs now, and then the driver; a kernel given to a worker is loaded
+from the cache once its worker is done. Compilation is single-threaded, so on two cores this halves the wait
+before the first training step. A failed or missing worker only means this process compiles the kernel
+itself. ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts a worker for every missing
+kernel (the first of them also compiles the driver) for a program that has other work to do first.
 
 An item function takes one pointer per array (the ``kinds``: "f" for the floating dtype of the call, "i32",
-"i64") and the item number; it rebuilds its arrays with ``numba.carray`` from sizes passed in an int64 array.
-Arrays are handed over flat and C-contiguous.
+"i64") and the item number, and indexes the pointers with offsets computed from sizes passed in an int64
+array (``numba_direct.py`` says why not views). Arrays are handed over flat and C-contiguous.
 """
 from __future__ import annotations
 
@@ -156,6 +157,14 @@ def prepare(dtype) -> None:
     with _LOCK:
         if dtype not in _CHECKED:
             _start_cold(dtype)
+
+
+def load_cached(dtype) -> None:
+    """Load every registered kernel that the disk cache holds for ``dtype``; compile nothing, start nothing."""
+    dtype = np.dtype(dtype)
+    for kernel in list(_REGISTRY):
+        if kernel.is_cached(dtype):
+            kernel.compiled(dtype)
 
 
 def warm(names, dtype, driver=False) -> None:
