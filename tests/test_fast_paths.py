@@ -9,6 +9,8 @@ import types
 import numpy as np
 import pytest
 from helpers import output_and_grads
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinycnn
 from tinycnn import kernels
@@ -63,6 +65,33 @@ def test_direct_conv_kernels_equal_im2col_float64(case):
     for got, want in ((y, y_ref), (gw, gw_ref), (gb, gb_ref), (gx, gx_ref)):
         assert got.shape == want.shape and got.dtype == np.float64
         np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+@st.composite
+def _direct_case(draw):
+    """Any shape the direct kernels take: batches below, at and above their chunk count, 1-7 channels in and
+    out (partial blocks of four), kernels up to 5x5, asymmetric padding, outputs one pixel wide or tall."""
+    n, c, cout = draw(st.integers(1, 20)), draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    h = draw(st.integers(max(1, kh - pad[0] - pad[1]), 14))
+    w = draw(st.integers(max(1, kw - pad[2] - pad[3]), 19))
+    return (n, c, h, w), (cout, c, kh, kw), pad
+
+
+@settings(max_examples=40, deadline=None)
+@given(_direct_case(), st.integers(0, 2**31 - 1))
+def test_direct_conv_kernels_equal_im2col_for_any_shape(case, seed):
+    """The kernels' flat offsets into their workspace (per chunk of images, per column phase) must land on
+    the same sums as im2col for every geometry."""
+    xs, ws, pad = case
+    rng = np.random.default_rng(seed)
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    y = ND.conv2d_direct_forward(x, w, b, pad)
+    gy = rng.standard_normal(y.shape)
+    gx, gw, gb = ND.conv2d_direct_backward(gy, x, w, xs, pad)
+    for got, want in zip((y, gw, gb, gx), _reference(x, w, b, pad, gy)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-11)
 
 
 def test_direct_conv_float32_stays_float32_and_close():

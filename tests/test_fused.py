@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from helpers import output_and_grads
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinycnn
 from tinycnn import kernels, nn
@@ -69,7 +71,10 @@ def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties, parity_
     """Both ways of pooling 2x2/2 windows (on the grid, and by column parity for wide layers) are checked on
     every case by lowering the width from which the parity layout is used."""
     monkeypatch.setattr(ND, "PARITY_MIN_WIDTH", parity_min_width)
-    rng = np.random.default_rng(0)
+    _check_fused_equals_separate(case, dtype, np.random.default_rng(0), ties)
+
+
+def _check_fused_equals_separate(case, dtype, rng, ties=False):
     x, w, b, pad, pk, ps = _case_data(case, dtype, rng, ties)
     y, idx, conv_hw = ND.conv2d_direct_relu_maxpool(x, w, b, pad, pk, ps)
     gy = rng.standard_normal(y.shape).astype(dtype)
@@ -85,6 +90,30 @@ def test_fused_kernels_equal_the_separate_ops_bitwise(case, dtype, ties, parity_
     for got, want in ((gw, gw_ref), (gb, gb_ref), (gx, gx_ref)):
         assert got.dtype == dtype
         np.testing.assert_array_equal(got, want)
+
+
+@st.composite
+def _fused_case(draw):
+    """Random geometry: 2x2/2 pooling (checked on the grid and by column parity) or any other window."""
+    n, c, cout = draw(st.integers(1, 19)), draw(st.integers(1, 5)), draw(st.integers(1, 9))
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    pad = tuple(draw(st.integers(0, 2)) for _ in range(4))
+    pk = draw(st.sampled_from([(2, 2), (2, 2), (3, 3), (2, 3), (1, 2)]))
+    ps = (2, 2) if pk == (2, 2) else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    h = draw(st.integers(max(1, kh + pk[0] - 1 - pad[0] - pad[1]), 13))
+    w = draw(st.integers(max(1, kw + pk[1] - 1 - pad[2] - pad[3]), 21))
+    return (n, c, h, w), (cout, c, kh, kw), pad, pk, ps
+
+
+@settings(max_examples=40, deadline=None)
+@given(_fused_case(), st.sampled_from([np.float64, np.float32]), st.booleans(), st.integers(0, 2**31 - 1))
+def test_fused_kernels_equal_the_separate_ops_for_any_shape(case, dtype, by_parity, seed):
+    saved = ND.PARITY_MIN_WIDTH
+    ND.PARITY_MIN_WIDTH = 1 if by_parity else 10**9
+    try:
+        _check_fused_equals_separate(case, dtype, np.random.default_rng(seed), ties=seed % 2 == 1)
+    finally:
+        ND.PARITY_MIN_WIDTH = saved
 
 
 @pytest.mark.parametrize("parity_min_width", [ND.PARITY_MIN_WIDTH, 1], ids=["grid", "parity"])
