@@ -46,7 +46,7 @@ How the kernels are written, and why: each kernel is one function per chunk of i
 as a C callback and run on all cores by a tiny driver (``numba_launch.py``). Raw pointers, flat offsets and
 a caller-provided workspace, rather than NumPy views and slices, because Numba turns every view into an
 array structure with reference counting and index wrap-around code: the same kernels written with views
-were 2-3x more LLVM IR and took twice as long to compile (a fresh install paid it before its first batch),
+were 3x more LLVM IR and took twice as long to compile (a fresh install paid it before its first batch),
 for the same machine code in the inner loops. Backward computes the weight and the input gradient in the
 same pass over the images, so a layer is two kernels in all.
 
