@@ -188,7 +188,7 @@ def _max_pool_fwd(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
 @njit(parallel=True, cache=True)
 def _max_pool_bwd(gy, idx, gx):
     nc, oh, ow = gy.shape
-    h, w = gx.shape[1], gx.shape[2]
+    w = gx.shape[2]
     for p in prange(nc):
         for a in range(oh):
             for b in range(ow):
