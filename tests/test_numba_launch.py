@@ -100,8 +100,9 @@ def test_import_skips_numba_when_the_numpy_kernels_are_chosen(tmp_path):
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="no compile worker on one core")
-def test_prepare_compiles_every_missing_kernel_in_the_background(tmp_path):
-    """What `tinycnn train` calls before loading its data on a fresh install."""
+def test_prepare_compiles_the_missing_kernels_but_the_first_in_the_background(tmp_path):
+    """What `tinycnn train` calls before loading its data on a fresh install: the first kernel is left to
+    this process (as on a first use without ``prepare``), the others go to workers."""
     code = """
         import numpy as np
         from tinycnn import kernels
@@ -112,4 +113,15 @@ def test_prepare_compiles_every_missing_kernel_in_the_background(tmp_path):
         print("from cache", ND._FORWARD.compiled(dt).cache_hits, ND._BACKWARD.compiled(dt).cache_hits)
     """
     out = _run(code, tmp_path)
-    assert "workers ['_BACKWARD', '_FORWARD']" in out and "from cache 1 1" in out
+    assert "workers ['_BACKWARD']" in out and "from cache 0 1" in out
+
+
+def test_the_driver_compiled_ahead_is_the_one_the_call_uses():
+    """While a worker compiles a kernel, this process compiles the driver from the kernel's signature alone;
+    a call must then find it, not compile another specialisation."""
+    ND._FORWARD.compile_driver(np.float32)
+    before = len(NL._drive9.signatures)
+    x = np.random.default_rng(0).standard_normal((4, 1, 8, 8)).astype(np.float32)
+    ND.conv2d_direct_forward(x, np.ones((2, 1, 3, 3), np.float32), None, (0, 0, 0, 0))
+    ND._BACKWARD.compile_driver(np.float32)
+    assert len(NL._drive9.signatures) == before

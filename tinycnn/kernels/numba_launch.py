@@ -14,10 +14,10 @@ Cold start. When a kernel is first needed for a dtype and the disk cache does no
 or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
 in a background process (``python -m tinycnn.kernels.compile_worker``), which writes it to the same cache
 while this process compiles the one it needs now, and then the driver; a kernel given to a worker is loaded
-from the cache once its worker is done. Compilation is single-threaded, so on two cores this halves the wait
-before the first training step. A failed or missing worker only means this process compiles the kernel
-itself. ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts a worker for every missing
-kernel (the first of them also compiles the driver) for a program that has other work to do first.
+from the cache once its worker is done (if the driver is not compiled yet, this process compiles it while it
+waits). Compilation is single-threaded, so on two cores this halves the wait before the first training step. A failed or missing worker only means this process compiles the kernel
+itself. ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the same workers before the
+first use, for a program that has other work to do first.
 
 An item function takes one pointer per array (the ``kinds``: "f" for the floating dtype of the call, "i32",
 "i64") and the item number, and indexes the pointers with offsets computed from sizes passed in an int64
@@ -31,6 +31,7 @@ import subprocess
 import sys
 import threading
 
+import numba
 import numpy as np
 from numba import cfunc, njit, prange, types
 
@@ -75,6 +76,7 @@ class ParallelKernel:
             if fn is None:
                 worker = _WORKERS.pop((self.name, dtype), None)
                 if worker is not None:
+                    self.compile_driver(dtype)      # it needs only the signature: meanwhile, not after
                     _wait(worker)
                 elif dtype not in _CHECKED and not self.is_cached(dtype):   # a cold start: the others elsewhere
                     _start_cold(dtype, skip=self)
@@ -101,6 +103,12 @@ class ParallelKernel:
         flat = [_flat(a, np.dtype(dtype) if k == "f" else _INDEX_DTYPES[k]) for a, k in zip(arrays, self.kinds)]
         _DRIVERS[len(flat)](self.compiled(dtype), n_items, *flat)
 
+    def compile_driver(self, dtype) -> None:
+        """Compile (or load) the parallel driver for this kernel's signature and ``dtype``, without the item."""
+        dtype = np.dtype(dtype)
+        arrays = [numba.typeof(np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k])) for k in self.kinds]
+        _DRIVERS[len(self.kinds)].compile((types.FunctionType(self.signature(dtype)), types.int64, *arrays))
+
     def warm(self, dtype) -> None:
         """Compile (or load) the item function and its driver for ``dtype`` without running anything."""
         dtype = np.dtype(dtype)
@@ -116,25 +124,21 @@ def _flat(a, dtype):
 
 def _start_cold(dtype, skip=None) -> None:
     """Start one background compile worker for each registered kernel but ``skip`` that the disk cache
-    lacks for ``dtype`` (call with ``_LOCK`` held). Without ``skip`` (``prepare``) the first worker also
-    compiles the parallel driver; otherwise this process compiles it right after ``skip``, when it needs it."""
+    lacks for ``dtype`` (call with ``_LOCK`` held)."""
     _CHECKED.add(dtype)
-    with_driver = skip is None
     for kernel in _REGISTRY:
         if kernel is not skip and (kernel.name, dtype) not in _WORKERS and not kernel.is_cached(dtype):
-            _start_worker(kernel, dtype, with_driver)
-            with_driver = False
+            _start_worker(kernel, dtype)
 
 
-def _start_worker(kernel, dtype, with_driver=False) -> None:
-    """Compile ``kernel`` (and the driver) for ``dtype`` in a background process (see the module docstring)."""
+def _start_worker(kernel, dtype) -> None:
+    """Compile ``kernel``'s item function for ``dtype`` in a background process (see the module docstring)."""
     if os.environ.get(IN_WORKER) or os.environ.get("TINYCNN_COMPILE_WORKERS", "1") == "0" \
             or (os.cpu_count() or 1) < 2:
         return
     env = dict(os.environ, **{IN_WORKER: "1"})
-    args = [dtype.name, *(["--driver"] if with_driver else []), kernel.name]
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", *args],
+        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name, kernel.name],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:          # no usable interpreter (a frozen application): compile here, one by one
@@ -150,13 +154,16 @@ def _wait(proc) -> None:
 
 
 def prepare(dtype) -> None:
-    """Start compiling, in background workers (one per kernel), every registered kernel the disk cache lacks
-    for ``dtype``, and return at once; the first use of each then waits for its worker. For a program that
-    knows it will train and has other work first (``tinycnn train`` loads its data meanwhile)."""
+    """Start compiling, in a background worker each, the registered kernels the disk cache lacks for ``dtype``
+    but the first one, and return at once; that one is compiled here on its first use, as on any cold start.
+    For a program that knows it will train and has other work first (``tinycnn train`` loads its data
+    meanwhile). Not one worker per kernel: each costs about 1 s of start-up, and on two cores a third busy
+    process only slows the others (measured: the first LeNet epoch of a fresh install took 1-2 s longer)."""
     dtype = np.dtype(dtype)
     with _LOCK:
         if dtype not in _CHECKED:
-            _start_cold(dtype)
+            missing = [kernel for kernel in _REGISTRY if not kernel.is_cached(dtype)]
+            _start_cold(dtype, skip=missing[0] if missing else None)
 
 
 def load_cached(dtype) -> None:
@@ -167,16 +174,12 @@ def load_cached(dtype) -> None:
             kernel.compiled(dtype)
 
 
-def warm(names, dtype, driver=False) -> None:
-    """Compile the kernels named "module:ATTR" for ``dtype`` and, with ``driver``, the parallel driver (what a
-    compile worker does: the driver is 0.5-0.9 s that only one process needs to spend)."""
-    for i, name in enumerate(names):
+def compile_items(names, dtype) -> None:
+    """Compile the item functions of the kernels named "module:ATTR" for ``dtype`` (what a compile worker
+    does; the driver, 0.6-0.9 s, is compiled by the process that runs the kernels, while it waits)."""
+    for name in names:
         module, attr = name.split(":")
-        kernel = getattr(importlib.import_module(module), attr)
-        if driver and i == 0:
-            kernel.warm(dtype)
-        else:
-            kernel.compiled(dtype)
+        getattr(importlib.import_module(module), attr).compiled(dtype)
 
 
 # One driver per arity. Item numbers come out of prange unsigned; the callback's signature wants int64.
