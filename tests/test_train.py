@@ -167,7 +167,9 @@ def test_ctrl_c_saves_a_checkpoint_and_keeps_the_last_complete_epoch(tmp_path):
     assert (out / "last.npz").exists(), proc.communicate()[1]
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
+    # -2 (killed by SIGINT, no traceback) was seen twice in full-suite runs and never alone: the output says
+    # where the run was when the signal came
+    assert proc.returncode == 130, f"returncode {proc.returncode}\nstdout:\n{stdout[-3000:]}\nstderr:\n{stderr}"
     assert "interrupted" in stdout
     interrupted = tinycnn.load(out / "interrupted.npz")
     last = tinycnn.load(out / "last.npz")
