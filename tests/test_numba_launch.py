@@ -94,6 +94,24 @@ def test_import_loads_the_cached_kernels_in_the_calling_thread_and_never_compile
     assert "threads 1 numba imported True loaded ['_BACKWARD', '_FORWARD'] workers 0" in out
 
 
+def test_import_compiles_nothing_when_the_cache_cannot_answer(tmp_path):
+    """No cache directory Numba may use, or a Numba whose cache API changed: the import must still not
+    compile (the first real use then compiles, or reports why it cannot)."""
+    code = """
+    import sys
+    import numba.core.caching as caching
+    real = caching.FunctionCache.load_overload
+    def refuse_to_tinycnn(self, *args, **kwargs):     # Numba's own compiles still use the cache
+        if sys._getframe(1).f_code.co_name == "is_cached":
+            raise RuntimeError("no locator available")
+        return real(self, *args, **kwargs)
+    caching.FunctionCache.load_overload = refuse_to_tinycnn
+""" + IMPORT_ALONE
+    out = _run(code, tmp_path)
+    assert "loaded [] workers 0" in out
+    assert not list(tmp_path.rglob("*.nbi"))
+
+
 def test_import_skips_numba_when_the_numpy_kernels_are_chosen(tmp_path):
     out = _run(IMPORT_ALONE, tmp_path, TINYCNN_KERNELS="numpy")
     assert "numba imported False loaded [] workers 0" in out

@@ -85,9 +85,10 @@ class ParallelKernel:
                 self._compiled[dtype] = fn
         return fn
 
-    def is_cached(self, dtype) -> bool:
-        """Whether the disk cache holds this kernel for ``dtype`` (asks Numba's own cache; on any doubt,
-        answers True, which only means no worker is started)."""
+    def is_cached(self, dtype, if_unknown: bool = True) -> bool:
+        """Whether the disk cache holds this kernel for ``dtype`` (asks Numba's own cache). When Numba cannot
+        tell (no cache directory it may write, an internal API that changed), answers ``if_unknown``: True
+        for a cold start (it only means no worker is started), False for ``load_cached`` (nothing compiled)."""
         try:
             from numba.core.caching import FunctionCache  # noqa: PLC0415  (only on a first use)
             from numba.core.compiler_lock import global_compiler_lock  # noqa: PLC0415
@@ -95,8 +96,8 @@ class ParallelKernel:
             with global_compiler_lock:      # Numba's own compiles hold it: its target context is not thread-safe
                 cached = FunctionCache(self.item).load_overload(self.signature(dtype), cpu_target.target_context)
             return cached is not None
-        except Exception:   # noqa: BLE001  (a Numba without this internal API: behave as before)
-            return True
+        except Exception:   # noqa: BLE001  (see the docstring)
+            return if_unknown
 
     def __call__(self, n_items: int, *arrays) -> None:
         dtype = next(a.dtype for a, k in zip(arrays, self.kinds) if k == "f")
@@ -170,7 +171,7 @@ def load_cached(dtype) -> None:
     """Load every registered kernel that the disk cache holds for ``dtype``; compile nothing, start nothing."""
     dtype = np.dtype(dtype)
     for kernel in list(_REGISTRY):
-        if kernel.is_cached(dtype):
+        if kernel.is_cached(dtype, if_unknown=False):
             kernel.compiled(dtype)
 
 
