@@ -8,7 +8,8 @@ max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward`` (same signatures 
 
 A choice can be forced with the environment variable ``TINYCNN_KERNELS=numpy|numba`` (read at every call)
 or with ``set_kernels("numpy" | "numba" | None)``, which wins over the variable (``None`` = automatic).
-Numba is imported only the first time the Numba kernels are asked for, so the NumPy path works without it.
+Numba is imported when the Numba kernels are the ones in use (``load_backend`` at ``import tinycnn``, or the
+first time they are asked for), so the NumPy path works without it.
 """
 from __future__ import annotations
 

@@ -3,21 +3,23 @@
 Why not ``@njit(parallel=True)`` around the whole kernel: Numba compiles a ``prange`` body as a separate
 function, links every helper it calls into it and optimises the result again, so a kernel of a few hundred
 lines took 5-7 s to compile, and LeNet's three such kernels 15 s before the first batch (measured on the
-2-core machine of benchmarks/README.md). Here the work of one item (a chunk of images) is a
-plain function over raw pointers, compiled once per dtype as a C callback (``numba.cfunc``, cached on disk
+2-core machine of benchmarks/README.md). Here the work of one item (a chunk of images) is a plain function
+over raw pointers, compiled once per dtype as a C callback (``numba.cfunc``, cached on disk
 like any ``cache=True`` function), and the parallel loop is a tiny cached driver that receives the callback
 as a first-class function argument and calls it for each item. The callback's address is only known at run
-time, so the driver never inlines or re-optimises the kernel: it compiles in well under a second, once, for
-every kernel of the same arity and dtype.
+time, so the driver never inlines or re-optimises the kernel: it compiles in well under a second, once per
+dtype for all kernels with the same pointer kinds (all of them, in ``numba_direct.py``).
 
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
 or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
 in a background process (``python -m tinycnn.kernels.compile_worker``), which writes it to the same cache
 while this process compiles the one it needs now, and then the driver; a kernel given to a worker is loaded
 from the cache once its worker is done (if the driver is not compiled yet, this process compiles it while it
-waits). Compilation is single-threaded, so on two cores this halves the wait before the first training step. A failed or missing worker only means this process compiles the kernel
-itself. ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the same workers before the
-first use, for a program that has other work to do first.
+waits). Compilation is single-threaded, so on two cores this halves the wait before the first training
+step. A failed or missing worker only means this process compiles the kernel itself.
+``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the same workers before the first
+use, for a program that has other work to do first; ``load_cached`` (at ``import tinycnn``) loads what the
+cache holds and compiles nothing.
 
 An item function takes one pointer per array (the ``kinds``: "f" for the floating dtype of the call, "i32",
 "i64") and the item number, and indexes the pointers with offsets computed from sizes passed in an int64
