@@ -66,15 +66,19 @@ def get_kernels(array=None):
     return _load_numba() if get_kernels_name() == "numba" else numpy_kernels
 
 
+def _launcher():
+    """``numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
+    _load_numba()
+    from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
+    from . import numba_launch  # noqa: PLC0415
+    return numba_launch
+
+
 def prepare(dtype="float32") -> None:
     """When the Numba kernels are in use, start compiling the ones the disk cache lacks for ``dtype`` in
     background processes and return at once (``numba_launch.prepare``); a no-op otherwise."""
-    if get_kernels_name() != "numba":
-        return
-    _load_numba()
-    from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
-    from .numba_launch import prepare as start  # noqa: PLC0415
-    start(dtype)
+    if get_kernels_name() == "numba":
+        _launcher().prepare(dtype)
 
 
 def load_backend(dtype="float32") -> None:
@@ -86,12 +90,8 @@ def load_backend(dtype="float32") -> None:
     if os.environ.get(COMPILE_WORKER_ENV):
         return
     try:
-        if get_kernels_name() != "numba":
-            return
-        _load_numba()
-        from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
-        from .numba_launch import load_cached  # noqa: PLC0415
-        load_cached(dtype)
+        if get_kernels_name() == "numba":
+            _launcher().load_cached(dtype)
     except Exception:   # noqa: BLE001  (a bad TINYCNN_KERNELS, a broken cache: the first real use reports it)
         pass
 

@@ -453,6 +453,15 @@ def _forward_workspace(c_in, w_shape, conv_hw, by_parity) -> int:
     return c_in * hp * wp + 5 * span
 
 
+def _backward_workspace(c_in, w_shape, conv_hw) -> int:
+    """Floats per chunk that ``_backward_item`` uses (see its layout)."""
+    kh, kw = w_shape[2], w_shape[3]
+    oh, ow = conv_hw
+    hp, wp = oh + kh - 1, ow + kw - 1
+    span = (oh - 1) * wp + ow
+    return 2 * c_in * hp * wp + span + _padded(w_shape[0]) * span + 4 * span
+
+
 def _out_hw(x_shape, w_shape, padding):
     pt, pb, pl, pr = padding
     return (conv_out_size(x_shape[2], w_shape[2], 1, pt + pb, 1), conv_out_size(x_shape[3], w_shape[3], 1, pl + pr, 1))
@@ -540,9 +549,7 @@ def conv2d_direct_backward(gy, x, w, x_shape, padding, need_x=True, need_w=True,
         wt = np.zeros((kh, kw, _padded(cout), c), dtype=dtype)           # wt[i, j, o, c] = w[o, c, i, j]
         wt[:, :, :cout] = w.transpose(2, 3, 0, 1)
     gx = np.empty(x_shape, dtype=dtype) if need_x else empty
-    hp, wp = conv_hw[0] + kh - 1, conv_hw[1] + kw - 1
-    span = (conv_hw[0] - 1) * wp + conv_hw[1]
-    per_chunk = 2 * c * hp * wp + span + _padded(cout) * span + 4 * span
+    per_chunk = _backward_workspace(c, w.shape, conv_hw)
     ws = _workspace(x_shape[0], per_chunk, dtype)
     _BACKWARD(chunks, x if need_w else empty, g, wt, gw_parts, gb_parts, gx, ws, idx,
               _dims(x_shape, w.shape, padding, conv_hw, per_chunk, mode, pool, int(need_w), int(need_x)))

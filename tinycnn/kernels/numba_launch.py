@@ -112,11 +112,6 @@ class ParallelKernel:
         arrays = [numba.typeof(np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k])) for k in self.kinds]
         _DRIVERS[len(self.kinds)].compile((types.FunctionType(self.signature(dtype)), types.int64, *arrays))
 
-    def warm(self, dtype) -> None:
-        """Compile (or load) the item function and its driver for ``dtype`` without running anything."""
-        dtype = np.dtype(dtype)
-        self(0, *[np.empty(0, dtype if k == "f" else _INDEX_DTYPES[k]) for k in self.kinds])
-
 
 def _flat(a, dtype):
     """a as a flat C-contiguous array of the kind's dtype (a view when it already is one)."""
