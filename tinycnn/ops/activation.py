@@ -291,9 +291,8 @@ def softmax_dim(ndim: int, dim, name: str) -> int:
 
 def _softmax_like(fn, input, dim, dtype, name):
     _check_tensor(input, name)
-    if dtype is not None:
-        input = input.to(dtype=dtype)
-    return fn.apply(input, dim=softmax_dim(input.ndim, dim, name))
+    x = input if dtype is None else input.to(dtype=dtype)
+    return fn.apply(x, dim=softmax_dim(x.ndim, dim, name))
 
 
 def softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
@@ -309,37 +308,3 @@ TENSOR_METHODS = {
     "softmax": lambda x, dim=None, dtype=None: softmax(x, dim, dtype=dtype),
     "log_softmax": lambda x, dim=None, dtype=None: log_softmax(x, dim, dtype=dtype),
 }
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    def away_from(*kinks, lo=-4.0, hi=4.0):
-        # inputs in [lo, hi] at least 0.1 from every kink, so central differences never straddle one
-        def make(rng):
-            x = rng.uniform(lo, hi, (3, 5))
-            for k in kinks:
-                near = abs(x - k) < 0.1
-                x[near] = k + 0.2
-            return [x]
-        return make
-
-    smooth = lambda rng: [rng.standard_normal((3, 5)) * 2]  # noqa: E731
-    register("relu", relu, away_from(0.0))
-    register("relu6", relu6, away_from(0.0, 6.0, lo=-1.0, hi=7.0))
-    register("leaky_relu", lambda x: leaky_relu(x, 0.1), away_from(0.0))
-    register("elu", lambda x: elu(x, 1.5), away_from(0.0))
-    register("hardtanh", lambda x: hardtanh(x, -1.0, 2.0), away_from(-1.0, 2.0))
-    register("sigmoid", sigmoid, smooth)
-    register("tanh", tanh, smooth)
-    register("hardsigmoid", hardsigmoid, away_from(-3.0, 3.0))
-    register("hardswish", hardswish, away_from(-3.0, 3.0))
-    register("silu", silu, smooth)
-    register("softmax", lambda x: softmax(x, dim=1), smooth)
-    register("log_softmax", lambda x: log_softmax(x, dim=0), smooth)
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

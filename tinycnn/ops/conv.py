@@ -287,24 +287,3 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
                          f"{oh}x{ow} = {oh * ow} blocks, got input of shape {shape_str(cols.shape)}")
     x_shape = (cols.shape[0], cols.shape[1] // (k[0] * k[1]), *out_hw)
     return Fold.apply(input, x_shape=x_shape, kernel_size=k, stride=s, padding=p, dilation=d)
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    register("conv2d", lambda x, w, b: conv2d(x, w, b, stride=2, padding=1),
-             lambda rng: [rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)),
-                          rng.standard_normal(4)])
-    register("conv2d_grouped_dilated", lambda x, w: conv2d(x, w, None, stride=(1, 2), padding="valid",
-                                                           dilation=2, groups=2),
-             lambda rng: [rng.standard_normal((1, 4, 8, 9)), rng.standard_normal((6, 2, 2, 3))])
-    register("unfold", lambda x: unfold(x, (2, 3), padding=1, stride=2),
-             lambda rng: [rng.standard_normal((2, 2, 5, 6))])
-    register("fold", lambda c: fold(c, (5, 6), (2, 3), padding=1, stride=2),
-             lambda rng: [rng.standard_normal((2, 12, 9))])   # L = 3x3 blocks
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

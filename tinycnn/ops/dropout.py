@@ -69,20 +69,3 @@ def dropout2d(input, p: float = 0.5, training: bool = True, inplace: bool = Fals
         raise ValueError(f"dropout2d: expected a 4-D input (N, C, H, W) or a 3-D input (N, C, L), "
                          f"got input of shape {shape_str(input.shape)}")
     return _dropout(input, p, training, feature=True)
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    # a fresh generator with a fixed seed on every call: the same mask in every forward of the check,
-    # and the global generator is left alone
-    register("dropout", lambda x: _dropout(x, 0.4, True, False, rng=np.random.default_rng(7)),
-             lambda rng: [rng.standard_normal((3, 5))])
-    register("dropout2d", lambda x: _dropout(x, 0.5, True, True, rng=np.random.default_rng(7)),
-             lambda rng: [rng.standard_normal((2, 4, 2, 3))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -184,7 +184,7 @@ def minimum(input, other):
     return Minimum.apply(as_operand(input), as_operand(other))
 
 
-def clamp(input, min=None, max=None):  # noqa: A002  (PyTorch's argument names)
+def clamp(input, min=None, max=None):
     """Clamp to [min, max]. Number bounds: slope 0 at the bounds; Tensor bounds: maximum/minimum (0.5 ties)."""
     x = _tensor(input, "clamp")
     if min is None and max is None:
@@ -222,53 +222,3 @@ TENSOR_METHODS = {
     # PyTorch's x.where(condition, y) == where(condition, x, y)
     "where": lambda self, condition, other: where(condition, self, other),
 }
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    def away_from_zero(shape):
-        def make(rng):
-            x = rng.uniform(0.3, 2.0, shape) * rng.choice([-1.0, 1.0], shape)
-            return [x]
-        return make
-
-    positive = lambda rng: [rng.uniform(0.5, 2.0, (3, 4))]  # noqa: E731
-
-    def no_ties(rng):  # a and b at least 0.1 apart everywhere, b broadcast along the first axis
-        a = rng.standard_normal((3, 4))
-        b = rng.standard_normal((4,))
-        close = np.abs(a - b) < 0.1
-        a[close] += 0.3
-        return [a, b]
-
-    register("exp", exp, lambda rng: [rng.standard_normal((3, 4))])
-    register("log", log, positive)
-    register("sqrt", sqrt, positive)
-    register("abs", abs, away_from_zero((3, 4)))
-    register("clamp", lambda x: clamp(x, -0.5, 0.5),
-             lambda rng: [np.array([[-1.0, -0.3, 0.1, 0.4], [0.7, -0.8, 0.2, 1.5]])])
-    register("maximum", maximum, no_ties)
-    register("minimum", minimum, no_ties)
-    mask = np.array([[True, False, True, False]] * 3)
-    register("where", lambda a, b: where(mask, a, b),
-             lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal((1, 4))])
-
-    # the arithmetic ops (ops/arithmetic.py has no registry block of its own): broadcast shapes throughout
-    from . import arithmetic as ar  # noqa: PLC0415
-    pair = lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((3, 1))]  # noqa: E731
-    register("add", ar.add, pair)
-    register("sub", ar.sub, pair)
-    register("mul", ar.mul, pair)
-    register("div", ar.div, lambda rng: [rng.standard_normal((2, 3)), rng.uniform(0.5, 2.0, (3,))])
-    register("neg", ar.neg, lambda rng: [rng.standard_normal((2, 3))])
-    register("pow", ar.pow, lambda rng: [rng.uniform(0.5, 2.0, (2, 3)), rng.standard_normal((3,))])
-    register("pow_scalar", lambda x: ar.pow(x, 3), lambda rng: [rng.standard_normal((2, 3))])
-    register("matmul", ar.matmul, lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((4, 2))])
-    register("matmul_vector", ar.matmul, lambda rng: [rng.standard_normal(3), rng.standard_normal((2, 3, 4))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

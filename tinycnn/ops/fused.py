@@ -108,18 +108,3 @@ def conv2d_relu_max_pool2d(input, weight, bias=None, stride=1, padding=0, dilati
                           _layer=_pool_layer)
     pad4, pk, ps = fused
     return Conv2dReLUMaxPool2dFunction.apply(input, weight, bias, padding=pad4, pool_kernel=pk, pool_stride=ps)
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    register("conv2d_relu_max_pool2d",
-             lambda x, w, b: conv2d_relu_max_pool2d(x, w, b, padding=1, pool_kernel_size=2),
-             lambda rng: [rng.standard_normal((2, 3, 6, 7)), rng.standard_normal((4, 3, 3, 3)),
-                          rng.standard_normal(4)])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -55,18 +55,3 @@ def linear(input, weight, bias=None, *, _layer: str | None = None):
         raise TypeError(f"{_layer or 'linear'}: input dtype {input.dtype} differs from the weight's "
                         f"{weight.dtype} (convert one with .to(dtype) / .float() / .double())")
     return LinearFunction.apply(input, weight, bias)
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    register("linear", linear, lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal((5, 4)),
-                                            rng.standard_normal(5)])
-    register("linear_nobias_1d", lambda x, w: linear(x, w),
-             lambda rng: [rng.standard_normal(4), rng.standard_normal((3, 4))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

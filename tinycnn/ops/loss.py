@@ -356,31 +356,3 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     w = _const(weight, input, name, "weight")
     p = _const(pos_weight, input, name, "pos_weight (one per class, the last dimension)")
     return BinaryCrossEntropyWithLogits.apply(input, target, weight=w, pos_weight=p, reduction=reduction)
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    y = np.array([0, 2, 1, 3])
-    y_k = np.array([[0, 2, -100], [1, 1, 0]])
-    w = np.array([0.5, 1.0, 2.0, 1.5])
-    register("cross_entropy", lambda z: cross_entropy(z, y, weight=w, label_smoothing=0.1),
-             lambda rng: [rng.standard_normal((4, 4))])
-    register("cross_entropy_kdim", lambda z: cross_entropy(z, y_k, reduction="sum"),
-             lambda rng: [rng.standard_normal((2, 3, 3))])
-    register("nll_loss", lambda x: nll_loss(x, y, weight=w), lambda rng: [rng.standard_normal((4, 4))])
-    register("mse_loss", mse_loss, lambda rng: [rng.standard_normal((3, 4)), rng.standard_normal((3, 4))])
-    # |x - t| >= 0.1 away from the kink at x = t
-    register("l1_loss", lambda x, t: l1_loss(x, t, reduction="sum"),
-             lambda rng: [rng.standard_normal((3, 4)) + 0.5, rng.uniform(-3, -1, (3, 4))])
-    register("binary_cross_entropy", binary_cross_entropy,
-             lambda rng: [rng.uniform(0.1, 0.9, (3, 4)), rng.uniform(0, 1, (3, 4))])
-    register("binary_cross_entropy_with_logits",
-             lambda z, t: binary_cross_entropy_with_logits(z, t, pos_weight=np.array([1.0, 2.0, 0.5, 3.0])),
-             lambda rng: [rng.standard_normal((3, 4)) * 3, rng.uniform(0, 1, (3, 4))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

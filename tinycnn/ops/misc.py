@@ -47,16 +47,3 @@ def channel_shuffle(input, groups: int, *, _layer: str | None = None):
         raise ValueError(f"{who}: number of channels must be divisible by groups, got {c} channels and "
                          f"{groups} groups (input of shape {shape_str(input.shape)})")
     return ChannelShuffleFunction.apply(input, groups=int(groups))
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    register("channel_shuffle", lambda x: channel_shuffle(x, 3),
-             lambda rng: [rng.standard_normal((2, 6, 2, 2))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -240,24 +240,3 @@ def local_response_norm(input, size: int, alpha: float = 1e-4, beta: float = 0.7
             raise ValueError(f"local_response_norm: {name} must be a finite number, got {v!r}")
     return LocalResponseNormFunction.apply(input, size=int(size), alpha=float(alpha), beta=float(beta),
                                            k=float(k))
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    register("batch_norm_train", lambda x, w, b: batch_norm(x, None, None, w, b, training=True),
-             lambda rng: [rng.standard_normal((3, 2, 2, 3)) * 2 + 1, rng.standard_normal(2),
-                          rng.standard_normal(2)])
-    import numpy as np  # noqa: PLC0415
-
-    stats = Tensor(np.array([0.3, -0.2, 1.0])), Tensor(np.array([2.0, 0.5, 1.5]))
-    register("batch_norm_eval", lambda x, w, b: batch_norm(x, *stats, w, b, training=False),
-             lambda rng: [rng.standard_normal((2, 3, 4)), rng.standard_normal(3), rng.standard_normal(3)])
-    register("local_response_norm", lambda x: local_response_norm(x, 4, alpha=0.5, beta=0.75, k=1.5),
-             lambda rng: [rng.standard_normal((2, 6, 2, 3))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -192,25 +192,3 @@ def adaptive_max_pool2d(input, output_size, return_indices=False, *, _layer="ada
     keep = {} if return_indices else None
     y = AdaptiveMaxPool2dFunction.apply(input, out_size=out, keep=keep)
     return (y, Tensor(keep["indices"])) if return_indices else y
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    # distinct values so that finite differences never cross a tie between window elements
-    def distinct(shape):
-        return lambda rng: [rng.permutation(math.prod(shape)).reshape(shape) * 0.1]
-
-    register("max_pool2d", lambda x: max_pool2d(x, 3, 2, padding=1, ceil_mode=True), distinct((2, 2, 7, 6)))
-    register("avg_pool2d", lambda x: avg_pool2d(x, (3, 2), 2, padding=1, ceil_mode=True,
-                                                count_include_pad=False),
-             lambda rng: [rng.standard_normal((2, 2, 7, 6))])
-    register("adaptive_avg_pool2d", lambda x: adaptive_avg_pool2d(x, (3, 4)),
-             lambda rng: [rng.standard_normal((2, 2, 5, 3))])
-    register("adaptive_max_pool2d", lambda x: adaptive_max_pool2d(x, (3, 2)), distinct((2, 2, 5, 7)))
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -271,32 +271,3 @@ TENSOR_METHODS = {
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax, "amin": amin,
     "argmax": argmax, "argmin": argmin,
 }
-
-
-def _register():
-    import numpy as np  # noqa: PLC0415
-
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    def distinct(shape):  # a random permutation: no ties, values 0.1 apart or more
-        def make(rng):
-            n = int(np.prod(shape))
-            return [(rng.permutation(n).reshape(shape) * 0.3 + rng.uniform(0, 0.1, shape))]
-        return make
-
-    normal = lambda rng: [rng.standard_normal((2, 3, 4))]  # noqa: E731
-    register("sum", lambda x: sum(x, dim=(0, 2)), normal)
-    register("mean", lambda x: mean(x, dim=-1, keepdim=True), normal)
-    register("var", lambda x: var(x, dim=1), normal)
-    register("std", lambda x: std(x, dim=(0, 1), correction=0), normal)
-    register("max", lambda x: max(x), distinct((3, 4)))
-    register("max_dim", lambda x: max(x, dim=1).values, distinct((3, 4)))
-    register("min_dim", lambda x: min(x, dim=0, keepdim=True).values, distinct((3, 4)))
-    register("amax", lambda x: amax(x, dim=(0, 2)), distinct((2, 3, 4)))
-    register("amin", lambda x: amin(x, dim=-1), distinct((2, 3, 4)))
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -469,34 +469,3 @@ TENSOR_METHODS = {
     "swapaxes": swapaxes, "t": t, "T": property(_T), "expand": expand, "expand_as": expand_as,
     "__getitem__": getitem, "__iter__": _iter, "split": split, "chunk": chunk, "unbind": unbind,
 }
-
-
-def _register():
-    from ..utils.gradcheck_registry import register  # noqa: PLC0415  (tools layer; registration only)
-
-    x34 = lambda rng: [rng.standard_normal((3, 4))]  # noqa: E731
-    x234 = lambda rng: [rng.standard_normal((2, 3, 4))]  # noqa: E731
-    register("reshape", lambda x: reshape(x, 4, -1), x234)
-    register("permute", lambda x: permute(x, 2, 0, 1), x234)
-    register("transpose", lambda x: transpose(x, 0, -1), x234)
-    register("flatten", lambda x: flatten(x, 1), x234)
-    register("squeeze", lambda x: squeeze(x, 1), lambda rng: [rng.standard_normal((3, 1, 2))])
-    register("unsqueeze", lambda x: unsqueeze(x, -1), x34)
-    register("expand", lambda x: expand(x, 2, 3, 4), lambda rng: [rng.standard_normal((3, 1))])
-    register("getitem_slices", lambda x: getitem(x, (slice(None, None, 2), None, Ellipsis, 1)), x234)
-    register("getitem_repeated", lambda x: getitem(x, (np.array([0, 2, 0, 0]), slice(1, 3))), x34)
-    mask = np.array([[True, False, True, True]] * 3)
-    register("getitem_mask", lambda x: getitem(x, mask), x34)
-    register("pad_constant", lambda x: pad(x, (1, 2, -1, 1), value=0.5), x234)
-    for mode in ("reflect", "replicate", "circular"):
-        register(f"pad_{mode}", lambda x, m=mode: pad(x, (2, 1, 1, 2), mode=m), x234)
-    register("cat", lambda a, b: cat([a, b], dim=1),
-             lambda rng: [rng.standard_normal((2, 3)), rng.standard_normal((2, 2))])
-    register("stack", lambda a, b: stack([a, b], dim=-1),
-             lambda rng: [rng.standard_normal((2, 3)), rng.standard_normal((2, 3))])
-
-
-try:
-    _register()
-except ImportError:   # the registry module is optional tooling
-    pass

@@ -1,23 +1,25 @@
-"""The registry of differentiable ops that ``python -m tinycnn gradcheck`` checks.
+"""The registry of differentiable ops that ``python -m tinycnn gradcheck`` and the tests check.
 
-Each ops module registers its ops at import time::
+The table lives in ``tinycnn/utils/gradcheck_cases/``: one module per ops module, each a list ``CASES`` of
+``Case(name, fn, make_inputs)`` (``RegisteredOp`` here), for example::
 
-    register("conv2d", lambda x, w, b: F.conv2d(x, w, b, stride=2),
-             lambda rng: [rng.standard_normal((2, 3, 7, 7)), ...])
+    Case("conv2d", lambda x, w, b: conv2d(x, w, b, stride=2),
+         lambda rng: [rng.standard_normal((2, 3, 7, 7)), ...])
 
-``make_inputs(rng)`` returns float64 arrays (all become inputs that require grad) -- keep them small, the
-whole registry is checked in a few seconds.
+``make_inputs(rng)`` returns float64 arrays (all become inputs that require grad); they are kept small, so
+the whole registry is checked in a few seconds. This module sits in the tools layer and imports the ops:
+the ops know nothing of it.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from typing import Callable
 
+from .gradcheck_cases import (activation, arithmetic, conv, dropout, elementwise, fused, linear, loss, misc,
+                              normalization, pooling, reduction, shape)
+from .gradcheck_cases.common import Case as RegisteredOp
 
-class RegisteredOp(NamedTuple):
-    name: str
-    fn: Callable
-    make_inputs: Callable
-
+_TABLE = (arithmetic, elementwise, reduction, shape, activation, linear, conv, pooling, fused, normalization,
+          dropout, loss, misc)
 
 REGISTRY: dict[str, RegisteredOp] = {}
 
@@ -26,3 +28,8 @@ def register(name: str, fn: Callable, make_inputs: Callable) -> None:
     if name in REGISTRY:
         raise ValueError(f"gradcheck registry: op {name!r} registered twice")
     REGISTRY[name] = RegisteredOp(name, fn, make_inputs)
+
+
+for _module in _TABLE:
+    for _case in _module.CASES:
+        register(*_case)
