@@ -1,4 +1,4 @@
-"""Part B models: MobileNet V1-V3, ShuffleNet V1/V2, EfficientNet-B0.
+"""The mobile models: MobileNet V1-V3, ShuffleNet V1/V2, EfficientNet-B0.
 
 Against the reference JSON (always): parameter counts, state-dict size and first/last keys, output shape
 and conv+linear MACs at 64x64. Against torchvision (when installed): every state-dict key and shape,

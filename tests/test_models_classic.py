@@ -1,4 +1,4 @@
-"""Part A models: AlexNet, VGG, NiN, GoogLeNet, ResNet/ResNeXt, DenseNet (and d2l's small variants).
+"""The classic models: AlexNet, VGG, NiN, GoogLeNet, ResNet/ResNeXt, DenseNet (and d2l's small variants).
 
 Always (no torch needed): parameter counts, state-dict size and first/last keys against the reference numbers
 (from /work/shared/reference/torchvision_models.json, torch 2.14.1 / torchvision 0.29.1, copied below), plus
