@@ -76,7 +76,7 @@ def assert_grads_match(f, arrays, eps: float = 1e-6, atol: float = 1e-6, rtol: f
 
 def torch_grad(fn, arrays, upstream):
     """(output, grads) of a torch function on float64 copies of ``arrays`` (the oracle)."""
-    import torch  # noqa: PLC0415  (tests only)
+    import torch
     ts = [torch.tensor(np.array(a), requires_grad=np.asarray(a).dtype.kind == "f") for a in arrays]
     out = _first(fn(*ts))
     if out.requires_grad:
@@ -125,7 +125,7 @@ def output_and_grads(f, arrays, before_backward=None):
     """Run ``f`` on tensors of ``arrays`` that require grad, backpropagate a fixed linspace weighting of the
     output, and return (the output tensor, [output, grad of each input] as NumPy arrays): for comparing two
     paths of one op bit for bit. ``before_backward(y)`` may look at the graph while it still exists."""
-    import tinycnn  # noqa: PLC0415
+    import tinycnn
     inputs = [tinycnn.tensor(a, requires_grad=True) for a in arrays]
     y = f(*inputs)
     if before_backward is not None:

@@ -134,7 +134,8 @@ def test_conv2d_layer(c, seed):
 
 _BAD_CONV = [
     (dict(in_channels=0), "in_channels"), (dict(in_channels=-3), "in_channels"), (dict(in_channels=2.5), "in_channels"),
-    (dict(out_channels=0), "out_channels"), (dict(kernel_size=0), "kernel_size"), (dict(kernel_size=(3,)), "kernel_size"),
+    (dict(out_channels=0), "out_channels"), (dict(kernel_size=0), "kernel_size"),
+    (dict(kernel_size=(3,)), "kernel_size"),
     (dict(kernel_size="3"), "kernel_size"), (dict(stride=0), "stride"), (dict(stride=(1, -1)), "stride"),
     (dict(dilation=0), "dilation"), (dict(padding=-1), "padding"), (dict(padding="full"), "padding"),
     (dict(padding="same", stride=2), "same"), (dict(groups=0), "groups"), (dict(groups=4), "divisible"),

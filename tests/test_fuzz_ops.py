@@ -135,7 +135,8 @@ _UNARY = {
     "neg": (lambda x, p: -x, lambda x, p: -x, lambda p: [], (-3, 3), st.none()),
     "clamp": (lambda x, p: tc.clamp(x, p[0], p[1]), lambda x, p: torch.clamp(x, p[0], p[1]), lambda p: list(p),
               (-3, 3), st.tuples(st.floats(-2, 0), st.floats(0.01, 2)).map(lambda t: (t[0], t[0] + t[1]))),
-    "pow_scalar": (lambda x, p: x ** p, lambda x, p: x ** p, lambda p: [], (0.1, 3), st.sampled_from([-1.5, 0.5, 2, 3])),
+    "pow_scalar": (lambda x, p: x ** p, lambda x, p: x ** p, lambda p: [], (0.1, 3),
+                   st.sampled_from([-1.5, 0.5, 2, 3])),
 }
 
 

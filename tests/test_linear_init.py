@@ -167,7 +167,8 @@ def test_inits_keep_dtype_modify_in_place_and_use_global_generator():
 
 # ---- Identity, Flatten, Unflatten ----------------------------------------------------------------------------
 # Flatten/Unflatten use the shape ops (ops/shape.py, Tensor.reshape), written in parallel by another helper.
-needs_reshape = pytest.mark.skipif(not hasattr(Tensor, "reshape"), reason="shape ops (Tensor.reshape) not installed yet")
+needs_reshape = pytest.mark.skipif(not hasattr(Tensor, "reshape"),
+                                   reason="shape ops (Tensor.reshape) not installed yet")
 
 
 def test_identity():

@@ -106,7 +106,8 @@ def test_cross_entropy_is_stable_for_logits_of_1e3():
 
 def test_class_losses_bad_input_errors():
     z = tinycnn.zeros(4, 3, requires_grad=True)
-    with pytest.raises(ValueError, match=r"cross_entropy: expected target of shape \(4,\).*got target of shape \(4, 3\)"):
+    with pytest.raises(ValueError,
+                       match=r"cross_entropy: expected target of shape \(4,\).*got target of shape \(4, 3\)"):
         F.cross_entropy(z, np.zeros((4, 3), dtype=np.int64))
     with pytest.raises(ValueError, match=r"cross_entropy: class index out of range.*\[0, 2\].*got 3"):
         F.cross_entropy(z, np.array([0, 1, 3, 0]))
@@ -181,7 +182,8 @@ def test_bce_with_logits_is_stable_for_logits_of_50_and_more():
 
 def test_elementwise_losses_bad_input_errors():
     x = tinycnn.zeros(2, 3)
-    with pytest.raises(ValueError, match=r"mse_loss: expected target of the input's shape \(2, 3\), got target of shape \(3,\)"):
+    with pytest.raises(ValueError,
+                       match=r"mse_loss: expected target of the input's shape \(2, 3\), got target of shape \(3,\)"):
         F.mse_loss(x, tinycnn.zeros(3))
     with pytest.raises(ValueError, match=r"binary_cross_entropy: .*\[0, 1\]"):
         F.binary_cross_entropy(tinycnn.tensor([0.5, 1.5]), tinycnn.tensor([0.0, 1.0]))

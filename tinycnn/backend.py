@@ -39,7 +39,7 @@ def cupy_module():
             import cupy  # noqa: PLC0415  (optional dependency, imported on first use only)
             cupy.cuda.runtime.getDeviceCount()
             _cupy = cupy
-        except Exception:  # ImportError, or CUDA errors when no driver/GPU is present
+        except Exception:  # noqa: BLE001  (ImportError, or CUDA errors when no driver/GPU is present)
             _cupy = False
     return _cupy or None
 

@@ -29,7 +29,7 @@ def _cmd_gradcheck(args) -> int:
         try:
             result = check_gradients(op.fn, inputs, eps=args.eps, atol=args.atol, rtol=args.rtol)
             ok, abs_err, rel_err = result.ok, result.max_abs_error, result.max_rel_error
-        except Exception as exc:  # an op that crashes is a failure to report, not a crash of the tool
+        except Exception as exc:  # noqa: BLE001  (an op that crashes is a failure to report, not a crash)
             ok, abs_err, rel_err = False, float("nan"), float("nan")
             print(f"  {name}: {type(exc).__name__}: {exc}", file=sys.stderr)
         passed += ok
@@ -114,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", help="output folder (default runs/MODEL)")
     t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
     t.add_argument("--device", default="cpu", help="cpu or cuda")
-    t.add_argument("--input-size", type=int, help="resize images to this size (default: 28 for lenet5, else a size the model accepts)")
+    t.add_argument("--input-size", type=int,
+                   help="resize images to this size (default: 28 for lenet5, else a size the model accepts)")
     t.add_argument("--pretrained", help="weights to start from (.npz from tinycnn or a torch .pth)")
     t.add_argument("--freeze-backbone", action="store_true", help="train only the new head")
     t.add_argument("--train-limit", type=int, help="use only the first N training images")

@@ -69,7 +69,7 @@ def get_kernels(array=None):
 def _launcher():
     """``numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
     _load_numba()
-    from . import numba_direct  # noqa: F401,PLC0415  (registers the direct-convolution kernels)
+    from . import numba_direct  # noqa: PLC0415  (registers the direct-convolution kernels)
     from . import numba_launch  # noqa: PLC0415
     return numba_launch
 

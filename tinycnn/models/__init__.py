@@ -23,15 +23,15 @@ def get_model(name: str, **kwargs):
 
 
 # --- part A ---
-from .alexnet import AlexNet, alexnet, alexnet_d2l, alexnet_small  # noqa: E402,F401
-from .densenet import DenseBlock, DenseLayer, DenseNet, Transition  # noqa: E402,F401
-from .densenet import densenet121, densenet161, densenet169, densenet201  # noqa: E402,F401
-from .googlenet import (BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux,  # noqa: E402,F401
+from .alexnet import AlexNet, alexnet, alexnet_d2l, alexnet_small  # noqa: E402
+from .densenet import DenseBlock, DenseLayer, DenseNet, Transition  # noqa: E402
+from .densenet import densenet121, densenet161, densenet169, densenet201  # noqa: E402
+from .googlenet import (BasicConv2d, GoogLeNet, GoogLeNetOutputs, Inception, InceptionAux,  # noqa: E402
                         googlenet, googlenet_loss)
-from .nin import nin, nin_block  # noqa: E402,F401
-from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet18_small, resnet34,  # noqa: E402,F401
+from .nin import nin, nin_block  # noqa: E402
+from .resnet import (BasicBlock, Bottleneck, ResNet, resnet18, resnet18_small, resnet34,  # noqa: E402
                      resnet50, resnet101, resnet152, resnext50_32x4d)
-from .vgg import (VGG, cfgs, make_layers, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,  # noqa: E402,F401
+from .vgg import (VGG, cfgs, make_layers, vgg11, vgg11_bn, vgg13, vgg13_bn, vgg16, vgg16_bn,  # noqa: E402
                   vgg19, vgg19_bn, vgg_block, vgg_small)
 
 MODELS.update({
@@ -47,10 +47,10 @@ MODELS.update({
 # --- end part A ---
 
 # --- part B ---
-from .efficientnet import MBConv, StochasticDepth, efficientnet_b0  # noqa: E402,F401
-from .mobilenet import (DepthwiseSeparableConv, InvertedResidual, SqueezeExcitation,  # noqa: E402,F401
+from .efficientnet import MBConv, StochasticDepth, efficientnet_b0  # noqa: E402
+from .mobilenet import (DepthwiseSeparableConv, InvertedResidual, SqueezeExcitation,  # noqa: E402
                         mobilenet_v1, mobilenet_v2, mobilenet_v3_large, mobilenet_v3_small)
-from .shufflenet import shufflenet_v1, shufflenet_v2_x0_5, shufflenet_v2_x1_0  # noqa: E402,F401
+from .shufflenet import shufflenet_v1, shufflenet_v2_x0_5, shufflenet_v2_x1_0  # noqa: E402
 
 MODELS.update({
     "mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2,
@@ -61,7 +61,7 @@ MODELS.update({
 # --- end part B ---
 
 # --- lenet (lead) ---
-from .lenet import lenet5  # noqa: E402,F401
+from .lenet import lenet5  # noqa: E402
 
 MODELS["lenet5"] = lenet5
 # --- end lenet ---

@@ -20,12 +20,11 @@ from collections import OrderedDict
 
 from .. import nn
 from ..nn import functional as F
+from ..ops.shape import cat
 
 
 def _cat(tensors):
-    # Imported at call time: ``tinycnn.cat`` lives in the package root, which imports this package's parents.
-    import tinycnn
-    return tinycnn.cat(tensors, 1)
+    return cat(tensors, 1)
 
 
 class DenseLayer(nn.Module):

@@ -28,14 +28,13 @@ from collections import namedtuple
 
 from .. import backend, nn
 from ..nn import functional as F
+from ..ops.shape import cat
 
 GoogLeNetOutputs = namedtuple("GoogLeNetOutputs", ["logits", "aux_logits2", "aux_logits1"])
 
 
 def _cat(tensors):
-    # Imported at call time: ``tinycnn.cat`` lives in the package root, which imports this package's parents.
-    import tinycnn
-    return tinycnn.cat(tensors, 1)
+    return cat(tensors, 1)
 
 
 class BasicConv2d(nn.Module):

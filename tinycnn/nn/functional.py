@@ -11,12 +11,12 @@ from ..ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, 
                         l1_loss, mse_loss, nll_loss)
 # --- end activations/losses/linear ---
 # --- conv/pool (helper) ---
-from ..ops.conv import conv2d, fold, unfold  # noqa: F401,E402
-from ..ops.pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401,E402
+from ..ops.conv import conv2d, fold, unfold  # noqa: F401
+from ..ops.pooling import (adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d,  # noqa: F401
                            max_pool2d)
 # --- end conv/pool ---
 # --- normalization/dropout/misc (helper) ---
-from ..ops.dropout import dropout, dropout2d  # noqa: F401,E402
-from ..ops.misc import channel_shuffle  # noqa: F401,E402
-from ..ops.normalization import batch_norm, local_response_norm  # noqa: F401,E402
+from ..ops.dropout import dropout, dropout2d  # noqa: F401
+from ..ops.misc import channel_shuffle  # noqa: F401
+from ..ops.normalization import batch_norm, local_response_norm  # noqa: F401
 # --- end normalization/dropout/misc ---

@@ -59,9 +59,9 @@ def conv_padding(padding, kernel_size, stride, dilation, layer: str = "") -> tup
             if tuple(stride) != (1, 1):
                 raise ValueError(f"{where}padding='same' is not supported for strided convolutions "
                                  f"(stride={tuple(stride)})")
-            (t, b), (l, r) = same_padding(kernel_size[0], dilation[0]), same_padding(kernel_size[1],
-                                                                                     dilation[1])
-            return (t, b, l, r)
+            top, bottom = same_padding(kernel_size[0], dilation[0])
+            left, right = same_padding(kernel_size[1], dilation[1])
+            return (top, bottom, left, right)
         raise ValueError(f"{where}padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     ph, pw = _pair(padding, "padding", layer, allow_zero=True)
     return (ph, ph, pw, pw)
