@@ -34,3 +34,17 @@ def _torch_default_dtype(request):
     torch.set_default_dtype(getattr(torch, wanted))
     yield
     torch.set_default_dtype(previous)
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, the test oracle: a test that takes this fixture skips where torch is not installed, and the
+    module's torch-free tests still run."""
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture
+def torchvision():
+    """torchvision (the oracle for models and transforms), skipping the test where it is absent."""
+    pytest.importorskip("torch")
+    return pytest.importorskip("torchvision")
