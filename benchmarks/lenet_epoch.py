@@ -70,7 +70,7 @@ def run_tinycnn(seed: int) -> dict:
     correct = 0
     with tinycnn.no_grad():
         for i in range(0, len(xte), 1000):
-            correct += int((model(tinycnn.Tensor(xte[i:i + 1000])).data.argmax(1) == yte[i:i + 1000]).sum())
+            correct += int((model(tinycnn.Tensor(xte[i:i + 1000])).array.argmax(1) == yte[i:i + 1000]).sum())
     infer_s = time.perf_counter() - start
     return {"train_s": train_s, "first_batch_s": first_batch, "infer_s": infer_s,
             "accuracy": correct / len(xte), "peak_rss_mb": peak_rss_mb()}

@@ -22,9 +22,9 @@ def test_tensor_keeps_numpy_dtype_and_lists_default_to_float32():
 
 def test_tensor_copies_its_data_but_from_numpy_shares():
     a = np.zeros(3)
-    tinycnn.tensor(a).data[0] = 1
+    tinycnn.tensor(a).array[0] = 1
     assert a[0] == 0
-    tinycnn.from_numpy(a).data[0] = 1
+    tinycnn.from_numpy(a).array[0] = 1
     assert a[0] == 1
 
 
@@ -244,3 +244,15 @@ def test_backward_returning_wrong_shape_is_reported():
 def test_tensor_is_hashable_and_usable_as_dict_key():
     t = Tensor(np.zeros(2))
     assert {t: 1}[t] == 1
+
+
+def test_data_is_a_tensor_sharing_the_storage_outside_the_graph():
+    w = tinycnn.tensor([1.0, 2.0], requires_grad=True)
+    d = w.data
+    assert isinstance(d, Tensor) and not d.requires_grad and d.grad_fn is None
+    d.array[0] = 5.0                                  # one storage: w sees the change
+    assert w.tolist() == [5.0, 2.0]
+    w.data = tinycnn.tensor([7.0, 8.0])               # assignment swaps the storage, w stays a leaf
+    assert w.tolist() == [7.0, 8.0] and w.requires_grad and w.is_leaf
+    (w * w).sum().backward()
+    assert w.grad.tolist() == [14.0, 16.0]

@@ -51,11 +51,11 @@ def _pair(cls, c, **kw):
     rng = np.random.default_rng(3)
     if ours.affine:
         w, b = rng.uniform(0.5, 1.5, c), rng.standard_normal(c)
-        ours.weight.data[...] = w
+        ours.weight.array[...] = w
         with torch.no_grad():
             theirs.weight.copy_(torch.from_numpy(w))
             if ours.bias is not None:
-                ours.bias.data[...] = b
+                ours.bias.array[...] = b
                 theirs.bias.copy_(torch.from_numpy(b))
     return ours, theirs
 

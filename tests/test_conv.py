@@ -32,7 +32,7 @@ def run_ours(x, w, b, gy, **kw):
     B = None if b is None else Tensor(b, requires_grad=True)
     y = F.conv2d(X, W, B, **kw)
     y.backward(Tensor(gy))
-    return [y.data, X.grad.data, W.grad.data] + ([] if b is None else [B.grad.data])
+    return [y.array, X.grad.array, W.grad.array] + ([] if b is None else [B.grad.array])
 
 
 def run_torch(x, w, b, gy, **kw):
@@ -119,8 +119,8 @@ def test_unreached_rows_get_zero_gradient(mode):
     assert y.shape == (1, 3, 2, 2)
     y.backward(Tensor(rng.standard_normal(y.shape)))
     assert X.grad.shape == x.shape
-    assert np.all(X.grad.data[:, :, 6:, :] == 0) and np.all(X.grad.data[:, :, :, 6:] == 0)
-    assert np.any(X.grad.data[:, :, 5, :5] != 0)
+    assert np.all(X.grad.array[:, :, 6:, :] == 0) and np.all(X.grad.array[:, :, :, 6:] == 0)
+    assert np.any(X.grad.array[:, :, 5, :5] != 0)
 
 
 @pytest.mark.parametrize("kset", KSETS)
@@ -163,7 +163,7 @@ def test_input_without_grad_skips_input_gradient():
     x = Tensor(np.ones((1, 1, 5, 5)))
     F.conv2d(x, w).sum().backward()
     assert x.grad is None and w.grad.shape == (2, 1, 3, 3)
-    np.testing.assert_array_equal(w.grad.data, np.full((2, 1, 3, 3), 9.0))
+    np.testing.assert_array_equal(w.grad.array, np.full((2, 1, 3, 3), 9.0))
 
 
 # ---- unfold / fold --------------------------------------------------------------------------------------------
@@ -176,27 +176,27 @@ def test_unfold_fold_match_torch(kset, k, s, p, d):
     X, tx = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     cols = F.unfold(X, k, dilation=d, padding=p, stride=s)
     tcols = torch.nn.functional.unfold(tx, k, dilation=d, padding=p, stride=s)
-    np.testing.assert_allclose(cols.data, tcols.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(cols.array, tcols.detach().numpy(), atol=1e-12)
     gc = rng.standard_normal(cols.shape)
     cols.backward(Tensor(gc))
     tcols.backward(torch.tensor(gc))
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(X.grad.array, tx.grad.numpy(), atol=1e-12)
     C, tC = Tensor(gc, requires_grad=True), torch.tensor(gc, requires_grad=True)
     img = F.fold(C, (7, 8), k, dilation=d, padding=p, stride=s)
     timg = torch.nn.functional.fold(tC, (7, 8), k, dilation=d, padding=p, stride=s)
-    np.testing.assert_allclose(img.data, timg.detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(img.array, timg.detach().numpy(), atol=1e-12)
     img.backward(Tensor(x))
     timg.backward(torch.tensor(x))
-    np.testing.assert_allclose(C.grad.data, tC.grad.numpy(), atol=1e-12)
+    np.testing.assert_allclose(C.grad.array, tC.grad.numpy(), atol=1e-12)
 
 
 def test_conv_equals_unfold_matmul():
     """The textbook identity students check: conv2d(x, w) == (w.reshape(Cout, -1) @ unfold(x)).reshape."""
     rng = np.random.default_rng(0)
     x, w, _ = make(rng, 2, 3, (6, 6), 4, (3, 3), 1)
-    cols = F.unfold(Tensor(x), 3).data                          # (N, C*9, L)
+    cols = F.unfold(Tensor(x), 3).array                          # (N, C*9, L)
     y = (w.reshape(4, -1) @ cols).reshape(2, 4, 4, 4)
-    np.testing.assert_allclose(F.conv2d(Tensor(x), Tensor(w)).data, y, atol=1e-12)
+    np.testing.assert_allclose(F.conv2d(Tensor(x), Tensor(w)).array, y, atol=1e-12)
 
 
 # ---- the module -----------------------------------------------------------------------------------------------
@@ -206,7 +206,7 @@ def test_conv2d_module_init_and_shapes():
     assert conv.weight.shape == (12, 2, 3, 5) and conv.bias.shape == (12,)
     bound = 1 / np.sqrt(2 * 3 * 5)
     for p in (conv.weight, conv.bias):
-        assert np.abs(p.data).max() <= bound and np.abs(p.data).max() > 0.8 * bound
+        assert np.abs(p.array).max() <= bound and np.abs(p.array).max() > 0.8 * bound
     assert conv.weight.dtype == np.float32
     assert nn.Conv2d(3, 3, 3, bias=False).bias is None
     y = conv(tinycnn.randn(2, 6, 9, 11))
@@ -219,10 +219,10 @@ def test_conv2d_module_matches_torch_module():
     conv = nn.Conv2d(2, 3, 3, stride=2, padding=1, dtype=np.float64)
     ref = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1).double()
     with torch.no_grad():
-        ref.weight.copy_(torch.tensor(conv.weight.data))
-        ref.bias.copy_(torch.tensor(conv.bias.data))
+        ref.weight.copy_(torch.tensor(conv.weight.array))
+        ref.bias.copy_(torch.tensor(conv.bias.array))
     x = np.random.default_rng(0).standard_normal((2, 2, 7, 7))
-    np.testing.assert_allclose(conv(Tensor(x)).data, ref(torch.tensor(x)).detach().numpy(), atol=1e-12)
+    np.testing.assert_allclose(conv(Tensor(x)).array, ref(torch.tensor(x)).detach().numpy(), atol=1e-12)
 
 
 # ---- bad input ------------------------------------------------------------------------------------------------

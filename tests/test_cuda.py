@@ -90,6 +90,6 @@ class _FakeCupyArray:
 def test_mixing_devices_in_one_op_names_both_devices():
     cpu = tinycnn.ones(2)
     gpu = tinycnn.Tensor.__new__(tinycnn.Tensor)
-    gpu.data, gpu.grad, gpu._ctx, gpu._retains_grad, gpu.requires_grad = _FakeCupyArray(), None, None, False, False
+    gpu.array, gpu.grad, gpu._ctx, gpu._retains_grad, gpu.requires_grad = _FakeCupyArray(), None, None, False, False
     with pytest.raises(RuntimeError, match="cpu and cuda"):
         cpu + gpu

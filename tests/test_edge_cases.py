@@ -123,8 +123,8 @@ def test_batchnorm_zero_variance_channel_matches_torch():
     x = np.random.default_rng(0).standard_normal((4, 3, 2, 2))
     x[:, 1] = 7.0
     ours, theirs = nn.BatchNorm2d(3).double(), torch.nn.BatchNorm2d(3).double()
-    ours.weight.data = np.array([1.5, 2.0, -1.0])
-    ours.bias.data = np.array([0.1, 0.2, 0.3])
+    ours.weight.array = np.array([1.5, 2.0, -1.0])
+    ours.bias.array = np.array([0.1, 0.2, 0.3])
     theirs.load_state_dict({k: torch.tensor(np.array(v.numpy())) for k, v in ours.state_dict().items()})
     xt, tt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     with _no_warnings():

@@ -45,15 +45,15 @@ def param_directional_check(module, x, n_dirs=4, eps=1e-6, seed=0):
 
     for _ in range(n_dirs):
         dirs = [rng.standard_normal(p.shape) for p in params]
-        originals = [p.data.copy() for p in params]
+        originals = [p.array.copy() for p in params]
         for p, o, d in zip(params, originals, dirs):
-            p.data = o + eps * d
+            p.array = o + eps * d
         plus = loss()
         for p, o, d in zip(params, originals, dirs):
-            p.data = o - eps * d
+            p.array = o - eps * d
         minus = loss()
         for p, o in zip(params, originals):
-            p.data = o
+            p.array = o
         numeric = (plus - minus) / (2 * eps)
         exact = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs))
         assert abs(numeric - exact) <= 1e-5 + 1e-4 * abs(numeric), f"parameter gradient: {exact} vs {numeric}"
@@ -202,8 +202,8 @@ def test_batchnorm_layers(two_d, c, n, hw, affine, track, momentum, training, se
         theirs = tcls(c, affine=affine, track_running_stats=track, momentum=momentum)
         fresh = cls(c, affine=affine, track_running_stats=track, momentum=momentum).double()
         if affine:
-            fresh.weight.data = rand(seed + 1, (c,))
-            fresh.bias.data = rand(seed + 2, (c,))
+            fresh.weight.array = rand(seed + 1, (c,))
+            fresh.bias.array = rand(seed + 2, (c,))
         fresh.train(training)
         torch_layer_agrees(fresh, theirs, x)
     param_directional_check(layer.train(True), x, seed=seed)

@@ -149,11 +149,11 @@ def test_bounded_inits_stay_in_their_bounds_and_means():
 def test_inits_keep_dtype_modify_in_place_and_use_global_generator():
     for dtype in (tinycnn.float32, tinycnn.float64):
         p = nn.Parameter(np.zeros((4, 3), dtype=dtype))
-        data = p.data
+        data = p.array
         for fn in (init.kaiming_uniform_, init.kaiming_normal_, init.xavier_uniform_, init.xavier_normal_,
                    init.normal_, init.uniform_, init.trunc_normal_, init.zeros_, init.ones_,
                    lambda t: init.constant_(t, 0.25)):
-            assert fn(p) is p and p.dtype == dtype and p.data is data
+            assert fn(p) is p and p.dtype == dtype and p.array is data
     assert p.numpy().tolist() == [[0.25] * 3] * 4
     assert init.zeros_(p).numpy().sum() == 0 and init.ones_(p).numpy().sum() == 12
     tinycnn.manual_seed(3)

@@ -252,4 +252,4 @@ def test_float32_stays_float32(reduction):
         loss = F.binary_cross_entropy(a, Tensor(t), weight=w, reduction=reduction) if fn is None else fn(a)
         loss.backward(Tensor(np.ones(loss.shape, np.float32)))
         assert loss.dtype == np.float32 and a.grad.dtype == np.float32
-        assert a.grad.data.dtype == np.float32
+        assert a.grad.array.dtype == np.float32

@@ -275,16 +275,16 @@ def test_training_step_gradients(build):
     for key, p in [params[0], params[len(params) // 2], params[-2]]:
         grad = p.grad.numpy()
         idx = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
-        old, h = p.data[idx], 1e-6
-        p.data[idx] = old + h
+        old, h = p.array[idx], 1e-6
+        p.array[idx] = old + h
         up = loss_value()
-        p.data[idx] = old - h
+        p.array[idx] = old - h
         down = loss_value()
-        p.data[idx] = old
+        p.array[idx] = old
         # A whole network is full of ReLU/max-pool kinks that a 1e-6 step can straddle (which one depends on
         # BLAS rounding), so the model-level check is to 0.1%; every op alone is checked far tighter.
         assert abs((up - down) / (2 * h) - grad[idx]) <= 1e-3 * abs(grad[idx]) + 1e-8, key
-    before = params[0][1].data.copy()
+    before = params[0][1].array.copy()
     for _, p in params:
-        p.data = p.data - 1e-3 * p.grad.data
-    assert not np.array_equal(before, params[0][1].data)
+        p.array = p.array - 1e-3 * p.grad.array
+    assert not np.array_equal(before, params[0][1].array)

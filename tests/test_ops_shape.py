@@ -108,13 +108,13 @@ def test_T_reverses_all_dims_and_expand_shares_memory():
     x = Tensor(np.zeros((2, 3, 4)))
     assert x.T.shape == (4, 3, 2)
     e = Tensor(np.arange(3.0).reshape(3, 1)).expand(3, 1000)
-    assert e.shape == (3, 1000) and e.data.strides[1] == 0
+    assert e.shape == (3, 1000) and e.array.strides[1] == 0
 
 
 def test_reshape_and_basic_slices_are_views_like_torch():
     x = Tensor(np.arange(6.0))
-    assert np.shares_memory(x.reshape(2, 3).data, x.data)
-    assert np.shares_memory(x[1:4].data, x.data)
+    assert np.shares_memory(x.reshape(2, 3).array, x.array)
+    assert np.shares_memory(x[1:4].array, x.array)
 
 
 @pytest.mark.parametrize("call,match", [

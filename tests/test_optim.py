@@ -38,7 +38,7 @@ def groups_of(params, group_opts):
 def run_tinycnn(name, kwargs, group_opts=None, steps=STEPS, skip=None, dtype=np.float64):
     params = [Parameter(x.astype(dtype)) for x in INIT]
     opt = getattr(optim, name)(groups_of(params, group_opts), **kwargs)
-    return _drive(opt, params, steps, skip, lambda p: p.data, lambda g: tinycnn.Tensor(g.astype(dtype)))
+    return _drive(opt, params, steps, skip, lambda p: p.array, lambda g: tinycnn.Tensor(g.astype(dtype)))
 
 
 def run_torch(name, kwargs, group_opts=None, steps=STEPS, skip=None, dtype=np.float64):
@@ -144,11 +144,11 @@ def test_state_dict_round_trip_through_checkpoint_continues_identically(name, tm
     params = [Parameter(x.copy()) for x in INIT]
     opt = getattr(optim, name)([{"params": params[:1], "lr": kwargs["lr"] / 2}, {"params": params[1:]}],
                                **kwargs)
-    value, make_grad = (lambda p: p.data), (lambda g: tinycnn.Tensor(g))
+    value, make_grad = (lambda p: p.array), (lambda g: tinycnn.Tensor(g))
     _drive(opt, params, 12, skip_every_third, value, make_grad)
     state = opt.state_dict()
     copied = {i: {k: np.copy(v) for k, v in e.items()} for i, e in state["state"].items()}
-    snapshot = [p.data.copy() for p in params]
+    snapshot = [p.array.copy() for p in params]
     tinycnn.save({"optimizer": state}, tmp_path / "opt.npz")
     uninterrupted = _drive(opt, params, 18, skip_every_third, value, make_grad, start=12)
 
@@ -176,7 +176,7 @@ def test_state_keys_and_step_count_like_torch(name):
     params = [Parameter(x.copy()) for x in INIT]
     tparams = [torch.nn.Parameter(torch.from_numpy(x.copy())) for x in INIT]
     ours, theirs = getattr(optim, name)(params, **RICH[name]), getattr(torch.optim, name)(tparams, **RICH[name])
-    _drive(ours, params, 4, skip_every_third, lambda p: p.data, lambda g: tinycnn.Tensor(g))
+    _drive(ours, params, 4, skip_every_third, lambda p: p.array, lambda g: tinycnn.Tensor(g))
     _drive(theirs, tparams, 4, skip_every_third, lambda p: p.detach().numpy(), lambda g: torch.from_numpy(g))
     a, b = ours.state_dict(), theirs.state_dict()
     assert sorted(a["state"]) == sorted(b["state"])
@@ -202,7 +202,7 @@ def test_float32_stays_float32_and_tracks_torch(name):
 
     params = [Parameter(x.astype(np.float32)) for x in INIT]
     opt = getattr(optim, name)(params, **RICH[name])
-    _drive(opt, params, 3, None, lambda p: p.data, lambda g: tinycnn.Tensor(g.astype(np.float32)))
+    _drive(opt, params, 3, None, lambda p: p.array, lambda g: tinycnn.Tensor(g.astype(np.float32)))
     for entries in opt.state.values():
         for key, val in entries.items():
             assert key == "step" or val.dtype == np.float32, (key, val.dtype)
@@ -220,26 +220,26 @@ def test_zero_grad_and_closure():
     p = Parameter(np.array([1.0, -2.0]))
     opt = optim.SGD([p], lr=0.1)
     p.grad = tinycnn.Tensor(np.array([3.0, 4.0]))
-    grad_array = p.grad.data
+    grad_array = p.grad.array
     opt.zero_grad(set_to_none=False)
-    assert p.grad is not None and p.grad.data is grad_array and not grad_array.any()
+    assert p.grad is not None and p.grad.array is grad_array and not grad_array.any()
     opt.zero_grad()
     assert p.grad is None
     opt.step()                                    # no gradient: nothing moves
-    np.testing.assert_array_equal(p.data, [1.0, -2.0])
+    np.testing.assert_array_equal(p.array, [1.0, -2.0])
 
     calls = []
 
     def closure():
         calls.append(tinycnn.is_grad_enabled())
         opt.zero_grad()
-        p.grad = tinycnn.Tensor(2 * p.data)      # gradient of sum(p^2)
-        return float((p.data ** 2).sum())
+        p.grad = tinycnn.Tensor(2 * p.array)      # gradient of sum(p^2)
+        return float((p.array ** 2).sum())
 
     with tinycnn.no_grad():
         loss = opt.step(closure)
     assert calls == [True] and loss == 5.0
-    np.testing.assert_allclose(p.data, [1.0 - 0.1 * 2.0, -2.0 + 0.1 * 4.0])
+    np.testing.assert_allclose(p.array, [1.0 - 0.1 * 2.0, -2.0 + 0.1 * 4.0])
 
 
 def test_add_param_group_and_module_parameters():
@@ -300,7 +300,7 @@ def test_cupy_state_lives_on_the_gpu(name):
     import cupy
     params = [Parameter(cupy.asarray(x)) for x in INIT]
     opt = getattr(optim, name)(params, **RICH[name])
-    gpu = _drive(opt, params, 5, skip_every_third, lambda p: p.data.get(),
+    gpu = _drive(opt, params, 5, skip_every_third, lambda p: p.array.get(),
                  lambda g: tinycnn.Tensor(cupy.asarray(g)))
     assert all(isinstance(v, cupy.ndarray) for e in opt.state.values() for k, v in e.items() if k != "step")
     assert_same_trajectory(gpu, run_tinycnn(name, RICH[name], steps=5, skip=skip_every_third), atol=1e-12)
@@ -316,9 +316,9 @@ def test_zero_dim_parameter(name):
     p, tp = Parameter(np.array(1.5)), torch.nn.Parameter(torch.tensor(1.5, dtype=torch.float64))
     ours, theirs = getattr(optim, name)([p], **RICH[name]), getattr(torch.optim, name)([tp], **RICH[name])
     for t in range(5):
-        p.grad = tinycnn.Tensor(np.array(0.7 - 0.3 * t + p.data))
+        p.grad = tinycnn.Tensor(np.array(0.7 - 0.3 * t + p.array))
         tp.grad = torch.tensor(0.7 - 0.3 * t + tp.item(), dtype=torch.float64)
         ours.step()
         theirs.step()
-    assert isinstance(p.data, np.ndarray) and p.data.shape == ()
-    assert abs(float(p.data) - tp.item()) < 1e-12
+    assert isinstance(p.array, np.ndarray) and p.array.shape == ()
+    assert abs(float(p.array) - tp.item()) < 1e-12

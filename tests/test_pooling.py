@@ -29,14 +29,14 @@ def compare(ours_fn, torch_fn, x, seed=0, with_indices=False):
     y, ty = ours_fn(X), torch_fn(tx)
     if with_indices:
         (y, idx), (ty, tidx) = y, ty
-        np.testing.assert_array_equal(idx.data, tidx.numpy())
+        np.testing.assert_array_equal(idx.array, tidx.numpy())
     assert y.shape == tuple(ty.shape)
     gy = np.random.default_rng(seed).standard_normal(y.shape)
     y.backward(Tensor(gy))
     ty.backward(torch.tensor(gy))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(X.grad.data, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
-    return y.data, X.grad.data
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(X.grad.array, tx.grad.numpy(), rtol=1e-12, atol=1e-12)
+    return y.array, X.grad.array
 
 
 # (H, W, kernel, stride, padding, dilation, ceil_mode)
@@ -63,7 +63,7 @@ def test_max_pool2d_matches_torch(case, kset):
     kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, return_indices=True)
     compare(lambda t: F.max_pool2d(t, **kw), lambda t: TF.max_pool2d(t, **kw), x, with_indices=True)
     mod = nn.MaxPool2d(k, s, p, d, ceil_mode=ceil)
-    np.testing.assert_array_equal(mod(Tensor(x)).data, TF.max_pool2d(torch.tensor(x), k, s, p, d, ceil).numpy())
+    np.testing.assert_array_equal(mod(Tensor(x)).array, TF.max_pool2d(torch.tensor(x), k, s, p, d, ceil).numpy())
 
 
 @pytest.mark.parametrize("kset", KSETS)
@@ -77,15 +77,15 @@ def test_max_pool_ties_nan_and_padding(kset):
     X = Tensor(np.array([[[[1., 5., 5., 0.]]]]), requires_grad=True)
     y, idx = F.max_pool2d(X, (1, 2), 1, return_indices=True)
     y.sum().backward()
-    assert idx.data.ravel().tolist() == [1, 1, 2]
-    assert X.grad.data.ravel().tolist() == [0.0, 2.0, 1.0, 0.0]
+    assert idx.array.ravel().tolist() == [1, 1, 2]
+    assert X.grad.array.ravel().tolist() == [0.0, 2.0, 1.0, 0.0]
     # NaN wins (PyTorch keeps the last NaN of the scan); padding (-inf) never wins over -1
     y, idx = F.max_pool2d(Tensor(np.array([[[[np.nan, 1.], [np.nan, 2.]]]])), 2, return_indices=True)
-    assert np.isnan(y.data).all() and idx.data.ravel().tolist() == [2]
+    assert np.isnan(y.array).all() and idx.array.ravel().tolist() == [2]
     y, idx = F.max_pool2d(Tensor(-np.ones((1, 1, 2, 2))), 2, 2, 1, return_indices=True)
-    assert y.data.ravel().tolist() == [-1.0] * 4 and idx.data.ravel().tolist() == [0, 1, 2, 3]
+    assert y.array.ravel().tolist() == [-1.0] * 4 and idx.array.ravel().tolist() == [0, 1, 2, 3]
     y, idx = F.max_pool2d(Tensor(np.full((1, 1, 2, 2), -np.inf)), 2, 2, 1, return_indices=True)
-    assert idx.data.ravel().tolist() == [0, 1, 2, 3]          # a window of only -inf: its first real element
+    assert idx.array.ravel().tolist() == [0, 1, 2, 3]          # a window of only -inf: its first real element
 
 
 # (H, W, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)
@@ -110,7 +110,7 @@ def test_avg_pool2d_matches_torch(case, kset):
     x = np.random.default_rng(h + w).standard_normal((2, 3, h, w))
     kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
     compare(lambda t: F.avg_pool2d(t, **kw), lambda t: TF.avg_pool2d(t, **kw), x)
-    np.testing.assert_allclose(nn.AvgPool2d(**kw)(Tensor(x)).data, TF.avg_pool2d(torch.tensor(x), **kw).numpy(),
+    np.testing.assert_allclose(nn.AvgPool2d(**kw)(Tensor(x)).array, TF.avg_pool2d(torch.tensor(x), **kw).numpy(),
                                atol=1e-12)
 
 
@@ -140,7 +140,7 @@ def test_kernel_sets_agree_float64():
             X = Tensor(x, requires_grad=True)
             y = fn(X)
             y.backward(Tensor(np.random.default_rng(1).standard_normal(y.shape)))
-            res += [y.data, X.grad.data]
+            res += [y.array, X.grad.array]
         outs[kset] = res
     for a, b in zip(outs["numpy"], outs["numba"]):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)

@@ -80,7 +80,7 @@ class Function:
             isinstance(t, Tensor) and t.requires_grad for t in inputs)
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        arrays = [t.data if isinstance(t, Tensor) else t for t in inputs]
+        arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
         if len(arrays) > 1:
             _check_same_device(cls, arrays)
         out = Tensor(fn.forward(*arrays, **params))
@@ -139,9 +139,13 @@ def _as_array(data, dtype):
 
 
 class Tensor:
-    """An n-dimensional array (NumPy or CuPy) with an optional gradient and the op that made it."""
+    """An n-dimensional array (NumPy or CuPy) with an optional gradient and the op that made it.
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    ``array`` is the storage itself (a NumPy or CuPy array, as Chainer's ``Variable.array``); the ops read and
+    write it. ``data`` is PyTorch's: a tensor sharing that storage, outside the graph.
+    """
+
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -149,7 +153,7 @@ class Tensor:
             data = _as_array(data, dtype)
         elif dtype is not None and data.dtype != dtype:
             data = data.astype(dtype)
-        self.data = data
+        self.array = data
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retains_grad = False
@@ -159,29 +163,40 @@ class Tensor:
 
     # ---- basic properties -------------------------------------------------------------------------------
     @property
+    def data(self) -> "Tensor":
+        """A tensor sharing this one's storage, cut from the graph (``requires_grad=False``), as in PyTorch:
+        changing it changes this tensor without autograd noticing."""
+        return Tensor(self.array)
+
+    @data.setter
+    def data(self, value) -> None:
+        """``t.data = other`` makes ``t`` use ``other``'s storage (a Tensor or an array), keeping its graph role."""
+        self.array = value.array if isinstance(value, Tensor) else value
+
+    @property
     def shape(self) -> Size:
-        return Size(self.data.shape)
+        return Size(self.array.shape)
 
     def size(self, dim: int | None = None):
-        return self.shape if dim is None else self.data.shape[dim]
+        return self.shape if dim is None else self.array.shape[dim]
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return int(self.data.size)
+        return int(self.array.size)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def device(self) -> str:
-        return backend.device_of(self.data)
+        return backend.device_of(self.array)
 
     @property
     def is_leaf(self) -> bool:
@@ -192,9 +207,9 @@ class Tensor:
         return self._ctx
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
@@ -212,9 +227,9 @@ class Tensor:
     __hash__ = object.__hash__  # __eq__ is elementwise (installed by ops), identity stays hashable
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self.array.size} elements is ambiguous")
+        return bool(self.array)
 
     def __array__(self, dtype=None, copy=None):
         arr = self.numpy()
@@ -223,10 +238,10 @@ class Tensor:
     # ---- conversion ---------------------------------------------------------------------------------------
     def numpy(self) -> np.ndarray:
         """The data as a NumPy array (shared, not copied, on the CPU)."""
-        return backend.to_device(self.data, "cpu")
+        return backend.to_device(self.array, "cpu")
 
     def item(self):
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted to a Python scalar, "
                              f"got shape {tuple(self.shape)}")
         return self.numpy().reshape(()).item()
@@ -236,10 +251,10 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """A new tensor sharing the data, cut from the graph."""
-        return Tensor(self.data)
+        return Tensor(self.array)
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise TypeError(f"only floating-point tensors can require gradients, got dtype {self.dtype}")
         if not requires_grad and self._ctx is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor: use detach() instead")
@@ -253,7 +268,7 @@ class Tensor:
 
     def zero_(self) -> "Tensor":
         """Fill with zeros in place (the data of a leaf; used by ``nn.init`` and on ``.grad``)."""
-        self.data[...] = 0
+        self.array[...] = 0
         return self
 
     def to(self, device=None, dtype=None) -> "Tensor":
@@ -288,15 +303,15 @@ class Tensor:
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
-        xp = get_array_module(self.data)
+        xp = get_array_module(self.array)
         if gradient is None:
-            if self.data.size != 1:
+            if self.array.size != 1:
                 raise RuntimeError(f"backward(): grad can be implicitly created only for scalar outputs; "
                                    f"this tensor has shape {tuple(self.shape)}, pass `gradient=`")
-            grad = xp.ones_like(self.data)
+            grad = xp.ones_like(self.array)
         else:
-            grad = gradient.data if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
-            if grad.shape != self.data.shape:
+            grad = gradient.array if isinstance(gradient, Tensor) else xp.asarray(gradient, dtype=self.dtype)
+            if grad.shape != self.array.shape:
                 raise ValueError(f"backward(): gradient has shape {tuple(grad.shape)}, expected the "
                                  f"tensor's shape {tuple(self.shape)}")
         run_backward(self, grad, retain_graph)
@@ -306,7 +321,7 @@ def _accumulate_grad(t: Tensor, g) -> None:
     if t.grad is None:
         t.grad = Tensor(g.copy())  # a copy: g may be shared with another input's gradient
     else:
-        t.grad = Tensor(t.grad.data + g)
+        t.grad = Tensor(t.grad.array + g)
 
 
 def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
@@ -355,11 +370,11 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
                 continue
             key = id(inp)
             if gi is not None:
-                if gi.shape != inp.data.shape:
+                if gi.shape != inp.array.shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {tuple(gi.shape)} "
-                                       f"for an input of shape {tuple(inp.data.shape)}")
-                if gi.dtype != inp.data.dtype:
-                    gi = gi.astype(inp.data.dtype)
+                                       f"for an input of shape {tuple(inp.array.shape)}")
+                if gi.dtype != inp.array.dtype:
+                    gi = gi.astype(inp.array.dtype)
                 prev = grads.get(key)
                 grads[key] = gi if prev is None else prev + gi
             pending[key] -= 1
@@ -377,7 +392,7 @@ def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor
     Python ints int64.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     arr = _as_array(data, backend.to_dtype(dtype))
     arr = arr.copy() if arr is data else arr
     if device is not None:
@@ -438,13 +453,13 @@ def randn(*args, size=None, dtype=None, device=None, requires_grad=False) -> Ten
 
 
 def zeros_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    xp = get_array_module(t.data)
-    return Tensor(xp.zeros_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    xp = get_array_module(t.array)
+    return Tensor(xp.zeros_like(t.array, dtype=dtype), requires_grad=requires_grad)
 
 
 def ones_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    xp = get_array_module(t.data)
-    return Tensor(xp.ones_like(t.data, dtype=dtype), requires_grad=requires_grad)
+    xp = get_array_module(t.array)
+    return Tensor(xp.ones_like(t.array, dtype=dtype), requires_grad=requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None) -> Tensor:

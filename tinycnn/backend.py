@@ -56,7 +56,7 @@ def _is_cupy_array(x) -> bool:
 def get_array_module(*arrays):
     """NumPy or CuPy, whichever the given arrays (or Tensors) belong to (NumPy when none is CuPy)."""
     for a in arrays:
-        a = getattr(a, "data", a) if not isinstance(a, np.ndarray) else a
+        a = getattr(a, "array", a) if not isinstance(a, np.ndarray) else a
         if _is_cupy_array(a):
             return cupy_module()
     return np

@@ -215,8 +215,8 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu"):
             images, labels = images.to(device), labels.to(device)
             logits = model(images)
             total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
-            predictions.append(logits.data.argmax(axis=1))
-            labels_all.append(labels.data)
+            predictions.append(logits.array.argmax(axis=1))
+            labels_all.append(labels.array)
     model.train(was_training)
     xp = backend.get_array_module(predictions[0]) if predictions else np
     preds = backend.to_device(xp.concatenate(predictions), "cpu")
@@ -308,7 +308,7 @@ class Trainer:
             n = labels.shape[0]
             seen += n
             loss_sum += loss_value * n
-            correct += int((logits.data.argmax(axis=1) == labels.data).sum())
+            correct += int((logits.array.argmax(axis=1) == labels.array).sum())
             if step % 20 == 0 or step == len(self.train_loader):
                 rate = seen / max(time.perf_counter() - start, 1e-9)
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",

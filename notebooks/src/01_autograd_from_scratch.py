@@ -168,7 +168,7 @@ draw_graph(L_t, names);
 
 # %%
 def my_backward(root):
-    grads = {id(root): np.ones_like(root.data)}             # dL/dL = 1
+    grads = {id(root): np.ones_like(root.array)}             # dL/dL = 1
     for t in reversed(topological_order(root)):
         g = grads.get(id(t))
         if t.grad_fn is None or g is None:

@@ -139,8 +139,8 @@ class GoogLeNet(nn.Module):
     def _transform_input(self, x):
         """Re-normalise from ImageNet mean/std to (x - 0.5) / 0.5 per channel, as torchvision:
         x'_c = x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5 (one broadcast multiply-add)."""
-        xp = backend.get_array_module(x.data)
-        dtype = x.data.dtype
+        xp = backend.get_array_module(x.array)
+        dtype = x.array.dtype
         scale = xp.asarray([0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5], dtype=dtype).reshape(1, 3, 1, 1)
         shift = xp.asarray([(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5],
                            dtype=dtype).reshape(1, 3, 1, 1)

@@ -1,6 +1,6 @@
 """Parameter initialisation, with PyTorch's names, signatures and fan computation.
 
-Every function fills ``tensor.data`` in place (keeping its dtype and device) and returns the tensor. The
+Every function fills ``tensor.array`` in place (keeping its dtype and device) and returns the tensor. The
 random ones draw from tinycnn's global generator (``tinycnn.manual_seed``), or from ``generator`` (a NumPy
 ``Generator``) when one is given.
 
@@ -73,9 +73,9 @@ def _calculate_correct_fan(tensor, mode: str) -> int:
 
 def _fill(tensor, values):
     """Write NumPy ``values`` into the tensor's data in place, in its dtype and on its device."""
-    xp = backend.get_array_module(tensor.data)
-    values = np.asarray(values, dtype=tensor.data.dtype)
-    tensor.data[...] = values if xp is np else xp.asarray(values)
+    xp = backend.get_array_module(tensor.array)
+    values = np.asarray(values, dtype=tensor.array.dtype)
+    tensor.array[...] = values if xp is np else xp.asarray(values)
     return tensor
 
 
@@ -86,7 +86,7 @@ def _rng(generator):
 def _draw_dtype(tensor):
     # Draw float32 directly for float32 weights: a float64 draw then cast doubles time and peak memory
     # (about 800 MB of temporaries for VGG's first Linear).
-    return np.float32 if tensor.data.dtype == np.float32 else np.float64
+    return np.float32 if tensor.array.dtype == np.float32 else np.float64
 
 
 def _uniform(rng, a, b, tensor):
@@ -146,7 +146,7 @@ def trunc_normal_(tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0, 
 
 def constant_(tensor, val: float):
     _check(tensor, "constant_")
-    tensor.data[...] = val
+    tensor.array[...] = val
     return tensor
 
 

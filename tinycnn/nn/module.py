@@ -172,7 +172,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad = Tensor(p.grad.data * 0)
+                p.grad = Tensor(p.grad.array * 0)
 
     def apply(self, fn) -> "Module":
         for m in list(self.modules())[::-1]:  # children before parents, as PyTorch does
@@ -189,13 +189,13 @@ class Module:
                 for name, t in store.items():
                     if t is None:
                         continue
-                    data = backend.to_device(t.data, device) if device is not None else t.data
+                    data = backend.to_device(t.array, device) if device is not None else t.array
                     if dtype is not None and data.dtype.kind == "f":
                         data = data.astype(dtype, copy=False)
-                    t.data = data
+                    t.array = data
                     if t.grad is not None:
-                        t.grad = Tensor(t.grad.data.astype(data.dtype) if device is None
-                                        else backend.to_device(t.grad.data, device).astype(data.dtype))
+                        t.grad = Tensor(t.grad.array.astype(data.dtype) if device is None
+                                        else backend.to_device(t.grad.array, device).astype(data.dtype))
         return self
 
     def cuda(self) -> "Module":
@@ -244,7 +244,7 @@ class Module:
         for key, value in state_dict.items():
             if key not in own:
                 continue
-            arr = value.data if isinstance(value, Tensor) else np.asarray(value)
+            arr = value.array if isinstance(value, Tensor) else np.asarray(value)
             if tuple(arr.shape) != tuple(own[key].shape):
                 mismatched.append(f"{key}: checkpoint {tuple(arr.shape)} vs model {tuple(own[key].shape)}")
         problems = []
@@ -261,10 +261,10 @@ class Module:
             if key not in targets:
                 continue
             t = targets[key]
-            arr = value.data if isinstance(value, Tensor) else value
+            arr = value.array if isinstance(value, Tensor) else value
             arr = backend.to_device(arr, t.device) if hasattr(arr, "shape") else np.asarray(arr)
-            xp_target = backend.get_array_module(t.data)
-            t.data = xp_target.array(arr, dtype=t.data.dtype, copy=True).reshape(t.data.shape)
+            xp_target = backend.get_array_module(t.array)
+            t.array = xp_target.array(arr, dtype=t.array.dtype, copy=True).reshape(t.array.shape)
         return missing, unexpected
 
     # ---- printing ------------------------------------------------------------------------------------------

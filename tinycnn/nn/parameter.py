@@ -10,7 +10,7 @@ class Parameter(Tensor):
 
     def __init__(self, data=None, requires_grad: bool = True):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         if data is None:
             data = _as_array([], backend.DEFAULT_DTYPE)
         elif not hasattr(data, "dtype"):

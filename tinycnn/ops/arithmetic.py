@@ -216,8 +216,8 @@ def matmul(a, b):
 def _compare(ufunc_name):
     def compare(a, b):
         xp = get_array_module(a, b)
-        a = a.data if isinstance(a, Tensor) else a
-        b = b.data if isinstance(b, Tensor) else b
+        a = a.array if isinstance(a, Tensor) else a
+        b = b.array if isinstance(b, Tensor) else b
         return Tensor(getattr(xp, ufunc_name)(a, b))
     compare.__name__ = ufunc_name
     compare.__doc__ = f"Elementwise {ufunc_name} (a bool tensor, no gradient)."

@@ -194,7 +194,7 @@ def check_conv_args(x_shape, w_shape, groups, padding4, dilation, layer: str, bi
 
 
 def _arr(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _layer="conv2d"):

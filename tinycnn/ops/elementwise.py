@@ -202,7 +202,7 @@ clip = clamp
 
 def where(condition, input, other):
     """``input`` where ``condition`` is true, else ``other``; a bool Tensor/array condition, broadcast."""
-    cond = condition.data if isinstance(condition, Tensor) else condition
+    cond = condition.array if isinstance(condition, Tensor) else condition
     if not hasattr(cond, "dtype"):
         cond = np.asarray(cond)
     if cond.dtype != bool:

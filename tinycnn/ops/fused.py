@@ -64,7 +64,7 @@ class Conv2dReLUMaxPool2dFunction(Function):
 
 
 def _arr(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, layer):

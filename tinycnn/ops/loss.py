@@ -153,8 +153,8 @@ def _class_target(input, target, weight, ignore_index, name):
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: expected a Tensor as input, got {type(input).__name__}")
-    xp = get_array_module(input.data)
-    tgt = target.data if isinstance(target, Tensor) else target
+    xp = get_array_module(input.array)
+    tgt = target.array if isinstance(target, Tensor) else target
     if not hasattr(tgt, "dtype"):
         tgt = np.asarray(tgt)
     if tgt.dtype.kind not in "iu":
@@ -175,7 +175,7 @@ def _class_target(input, target, weight, ignore_index, name):
                          f"ignore_index={ignore_index}) for input with {c} classes, got {int(tgt[bad][0])}")
     w = None
     if weight is not None:
-        w = weight.data if isinstance(weight, Tensor) else xp.asarray(weight)
+        w = weight.array if isinstance(weight, Tensor) else xp.asarray(weight)
         if tuple(w.shape) != (c,):
             raise ValueError(f"{name}: expected weight of shape ({c},) (one per class), got shape "
                              f"{tuple(w.shape)}")
@@ -209,7 +209,7 @@ def _check_pair(input, target, name):
     if not isinstance(input, Tensor):
         raise TypeError(f"{name}: expected a Tensor as input, got {type(input).__name__}")
     if not isinstance(target, Tensor):
-        target = Tensor(get_array_module(input.data).asarray(target, dtype=input.dtype))
+        target = Tensor(get_array_module(input.array).asarray(target, dtype=input.dtype))
     if tuple(target.shape) != tuple(input.shape):
         raise ValueError(f"{name}: expected target of the input's shape {tuple(input.shape)}, "
                          f"got target of shape {tuple(target.shape)}")
@@ -314,7 +314,7 @@ def _const(value, input, name, what):
     """A weight-like constant as an array of the input's dtype and device (None stays None)."""
     if value is None:
         return None
-    arr = value.data if isinstance(value, Tensor) else get_array_module(input.data).asarray(value)
+    arr = value.array if isinstance(value, Tensor) else get_array_module(input.array).asarray(value)
     try:
         np.broadcast_shapes(tuple(arr.shape), tuple(input.shape))
     except ValueError:
@@ -339,7 +339,7 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
                          reduction: str = "mean"):
     _check_reduction(reduction, "binary_cross_entropy")
     target = _check_pair(input, target, "binary_cross_entropy")
-    x = input.data
+    x = input.array
     if x.size and (bool((x < 0).any()) or bool((x > 1).any())):
         raise ValueError(f"binary_cross_entropy: expected input probabilities in [0, 1] (apply sigmoid, or "
                          f"use binary_cross_entropy_with_logits on raw scores), got values in "

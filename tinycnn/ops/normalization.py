@@ -156,8 +156,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                             f"(convert one with .to(dtype) / .float() / .double())")
     if not isinstance(momentum, numbers.Real):
         raise TypeError(f"{who}: momentum must be a float, got {momentum!r}")
-    rm = running_mean.data if running_mean is not None else None
-    rv = running_var.data if running_var is not None else None
+    rm = running_mean.array if running_mean is not None else None
+    rv = running_var.array if running_var is not None else None
     if input.numel() == 0:  # an empty batch, as PyTorch: an empty output, running statistics untouched,
         out = input * 1.0   # zero gradients for weight and bias (sums over no elements)
         for t in (weight, bias):

@@ -14,7 +14,7 @@ from ._sizes import _pair, pool_output_size, shape_str
 
 
 def _arr(t):
-    return t.data if isinstance(t, Tensor) else t
+    return t.array if isinstance(t, Tensor) else t
 
 
 class MaxPool2dFunction(Function):

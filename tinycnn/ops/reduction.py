@@ -209,10 +209,10 @@ def _extreme(op, largest, input, dim, keepdim, other):
         raise TypeError(f"{op}(): dim must be an int, got {dim!r} (use amax/amin for several dims)")
     (axis,) = normalize_dims(dim, x.ndim, op) or (None,)
     if axis is None:  # a 0-d tensor: the value itself, index 0
-        zero = Tensor(get_array_module(x.data).zeros((), dtype="int64"))
+        zero = Tensor(get_array_module(x.array).zeros((), dtype="int64"))
         return (_max_result if largest else _min_result)(x * 1, zero)
-    xp = get_array_module(x.data)
-    idx = (xp.argmax if largest else xp.argmin)(x.data, axis=axis).astype("int64")
+    xp = get_array_module(x.array)
+    idx = (xp.argmax if largest else xp.argmin)(x.array, axis=axis).astype("int64")
     values = MaxDim.apply(x, dim=axis, indices=idx, keepdim=keepdim)
     indices = Tensor(xp.expand_dims(idx, axis) if keepdim else idx)
     return (_max_result if largest else _min_result)(values, indices)
@@ -243,10 +243,10 @@ def amin(input, dim=(), keepdim: bool = False):
 
 def _arg(op, largest, input, dim, keepdim):
     x = _tensor(input, op)
-    xp = get_array_module(x.data)
+    xp = get_array_module(x.array)
     find = xp.argmax if largest else xp.argmin
     if dim is None:
-        idx = find(x.data.reshape(-1))
+        idx = find(x.array.reshape(-1))
         shape = (1,) * x.ndim if keepdim else ()
         return Tensor(xp.asarray(idx, dtype="int64").reshape(shape))
     if not isinstance(dim, numbers.Integral):
@@ -254,7 +254,7 @@ def _arg(op, largest, input, dim, keepdim):
     axes = normalize_dims(dim, x.ndim, op)
     if not axes:
         return Tensor(xp.zeros((), dtype="int64"))
-    idx = find(x.data, axis=axes[0], keepdims=keepdim)
+    idx = find(x.array, axis=axes[0], keepdims=keepdim)
     return Tensor(idx.astype("int64"))
 
 

@@ -247,7 +247,7 @@ class Index(Function):
 
 def _key_part(k, xp):
     if isinstance(k, Tensor):
-        k = k.data
+        k = k.array
     if isinstance(k, (list, np.ndarray)) or hasattr(k, "__cuda_array_interface__"):
         arr = xp.asarray(k)  # index arrays live where the indexed array does (NumPy or CuPy)
         if arr.dtype.kind not in "biu":
@@ -260,7 +260,7 @@ def getitem(input, key):
     """``x[key]``; differentiable; repeated integer indices accumulate their gradients."""
     x = _tensor(input, "getitem")
     parts = key if isinstance(key, tuple) else (key,)
-    parts = tuple(_key_part(k, get_array_module(x.data)) for k in parts)
+    parts = tuple(_key_part(k, get_array_module(x.array)) for k in parts)
     repeats = any(hasattr(k, "dtype") and k.dtype.kind in "iu" for k in parts)
     key = parts if isinstance(key, tuple) or len(parts) != 1 else parts[0]
     return Index.apply(x, key=key, repeats=repeats)

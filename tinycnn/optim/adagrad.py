@@ -34,8 +34,8 @@ class Adagrad(Optimizer):
             self._init_state(p, group)
 
     def _init_state(self, p, group: dict) -> dict:
-        xp = get_array_module(p.data)
-        state = self.state[p] = {"step": 0, "sum": xp.full_like(p.data, group["initial_accumulator_value"])}
+        xp = get_array_module(p.array)
+        state = self.state[p] = {"step": 0, "sum": xp.full_like(p.array, group["initial_accumulator_value"])}
         return state
 
     def _update(self, group: dict) -> None:

@@ -6,8 +6,8 @@ hyper-parameter of the optimizer (``lr``, ``momentum``...); a value a group does
 (momentum, moments, step count), created on the parameter's first step with the parameter's array module and
 dtype, so they live on the same device and float32 stays float32.
 
-Updates work directly on the arrays (``p.data`` and ``p.grad.data``) without recording a graph, and change
-``p.data`` and the state in place: no new parameter arrays are allocated per step. Parameters whose ``grad``
+Updates work directly on the arrays (``p.array`` and ``p.grad.array``) without recording a graph, and change
+``p.array`` and the state in place: no new parameter arrays are allocated per step. Parameters whose ``grad``
 is None are skipped (they keep their value and their state).
 
 ``state_dict()`` has PyTorch's layout, with parameters replaced by their index in the order of the groups::
@@ -119,7 +119,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 else:
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Update every parameter that has a gradient; ``closure`` (re-evaluates and returns the loss) is
@@ -140,7 +140,7 @@ class Optimizer:
         """Yield ``(param, param array, grad array)`` for the group's parameters that have a gradient."""
         for p in group["params"]:
             if p.grad is not None:
-                yield p, p.data, p.grad.data
+                yield p, p.array, p.grad.array
 
     @staticmethod
     def _l2(param, grad, weight_decay: float):
@@ -226,10 +226,10 @@ def _restore(key: str, value, p: Tensor, name: str):
         return int(np.asarray(to_device(value, "cpu") if hasattr(value, "shape") else value))
     if not hasattr(value, "shape"):
         return value
-    if tuple(value.shape) != tuple(p.data.shape):
+    if tuple(value.shape) != tuple(p.array.shape):
         raise ValueError(f"{name}.load_state_dict: state {key!r} has shape {tuple(value.shape)}, "
-                         f"the parameter has shape {tuple(p.data.shape)}")
-    xp = get_array_module(p.data)
-    value = to_device(value, device_of(p.data))
-    dtype = p.data.dtype if value.dtype.kind == "f" else value.dtype
+                         f"the parameter has shape {tuple(p.array.shape)}")
+    xp = get_array_module(p.array)
+    value = to_device(value, device_of(p.array))
+    dtype = p.array.dtype if value.dtype.kind == "f" else value.dtype
     return xp.array(value, dtype=dtype, copy=True)

@@ -36,7 +36,7 @@ def _prepare(inputs) -> list[Tensor]:
     for i, x in enumerate(inputs):
         if isinstance(x, Tensor):
             wants = x.requires_grad
-            data = x.data
+            data = x.array
         else:
             data = np.asarray(x)
             wants = data.dtype.kind == "f"
@@ -93,22 +93,22 @@ def check_gradients(fn: Callable, inputs: Sequence, eps: float = 1e-6, atol: flo
             for k in range(n_directions):
                 dirs = {i: rng.standard_normal(tensors[i].shape) for i in checked}
                 norm = np.sqrt(sum(float(np.sum(d * d)) for d in dirs.values())) or 1.0
-                originals = {i: tensors[i].data for i in checked}
+                originals = {i: tensors[i].array for i in checked}
                 for i in checked:
-                    tensors[i].data = originals[i] + eps * dirs[i] / norm
+                    tensors[i].array = originals[i] + eps * dirs[i] / norm
                 plus = _scalar_loss(fn, tensors, upstream)
                 for i in checked:
-                    tensors[i].data = originals[i] - eps * dirs[i] / norm
+                    tensors[i].array = originals[i] - eps * dirs[i] / norm
                 minus = _scalar_loss(fn, tensors, upstream)
                 for i in checked:
-                    tensors[i].data = originals[i]
+                    tensors[i].array = originals[i]
                 numeric = (plus - minus) / (2 * eps)
                 exact = sum(float(np.sum(analytic[i] * dirs[i])) for i in checked) / norm
                 compare(exact, numeric, f"direction {k} (all inputs at once)")
         else:
             for i in checked:
                 x = tensors[i]
-                flat = x.data.reshape(-1)  # a view: perturbing it perturbs x
+                flat = x.array.reshape(-1)  # a view: perturbing it perturbs x
                 for j in range(flat.size):
                     orig = flat[j]
                     flat[j] = orig + eps

@@ -34,7 +34,7 @@ def _flatten(obj, arrays: dict):
     """Return a JSON-able skeleton of ``obj``, moving its arrays into ``arrays``."""
     if isinstance(obj, Tensor):
         key = f"a{len(arrays)}"
-        arrays[key] = to_device(obj.data, "cpu")
+        arrays[key] = to_device(obj.array, "cpu")
         return {"__tensor__": key}
     if isinstance(obj, np.ndarray) or type(obj).__module__.startswith("cupy"):
         key = f"a{len(arrays)}"

@@ -64,16 +64,16 @@ class _BatchNorm(Module):
 
     def reset_running_stats(self) -> None:
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
         if self.affine:
-            self.weight.data[...] = 1
+            self.weight.array[...] = 1
             if self.bias is not None:
-                self.bias.data[...] = 0
+                self.bias.array[...] = 0
 
     def _check_input(self, input) -> None:
         if not isinstance(input, Tensor):
@@ -93,7 +93,7 @@ class _BatchNorm(Module):
         factor = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
             if input.shape[0] * int(np.prod(input.shape[2:])) > 1:   # else batch_norm raises, count nothing
-                self.num_batches_tracked.data += 1
+                self.num_batches_tracked.array += 1
             if self.momentum is None:
                 factor = 1.0 / max(int(self.num_batches_tracked.item()), 1)
         # batch statistics in training, or always when there are no running statistics
