@@ -72,6 +72,7 @@ class Function:
 
     inputs: tuple | None = None
     needs_input_grad: tuple = ()
+    attributes: dict | None = None   # the keyword parameters it was applied with (stride, padding...)
 
     @classmethod
     def apply(cls, *inputs, **params):
@@ -86,6 +87,7 @@ class Function:
         out = Tensor(fn.forward(*arrays, **params))
         if record:
             fn.inputs = inputs
+            fn.attributes = params     # for tools that show the graph (tinycnn.utils.graph)
             out.requires_grad = True
             out._ctx = fn
         return out

@@ -1,10 +1,11 @@
-"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, summary, gradcheck."""
+"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, summary, gradcheck, graph."""
 from __future__ import annotations
 
 import argparse
 import sys
 
 from . import __version__
+from .graph_cli import add_parser as add_graph_parser
 
 
 def _cmd_gradcheck(args) -> int:
@@ -135,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variant", choices=["classic", "modern"])
     s.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"))
     s.set_defaults(func=_cmd_summary)
+
+    add_graph_parser(sub)
     return parser
 
 

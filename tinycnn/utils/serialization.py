@@ -91,6 +91,25 @@ def _digest(arrays: dict, structure: bytes) -> str:
     return h.hexdigest()
 
 
+def write_bytes_atomically(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part:
+    a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def save(obj, path) -> None:
     """Save a state dict (or a nested dict of tensors, arrays, numbers, strings) to ``path`` atomically."""
     path = os.fspath(path)

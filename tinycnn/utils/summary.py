@@ -20,10 +20,11 @@ MACs are counted as torchvision's reference data counts them (``macs_conv_linear
 Bias additions, normalisation, activations, pooling and element-wise products are not counted, so the
 total is the figure papers quote as "mult-adds" (FLOPs are about twice that).
 
-How the layers are observed: rather than adding hooks to ``Module``, ``trace_leaf_calls`` temporarily sets
-an instance attribute ``forward`` on every leaf module that records the call and defers to the original
-method (``Module.__call__`` looks up ``self.forward``, so the instance attribute wins); the attributes
-are removed afterwards, even if the forward raises. ``receptive_field`` uses the same tracer.
+How the layers are observed: rather than adding hooks to ``Module``, ``trace_leaf_calls`` (through
+``wrap_forwards``) temporarily sets an instance attribute ``forward`` on every leaf module that records the
+call and defers to the original method (``Module.__call__`` looks up ``self.forward``, so the instance
+attribute wins); the attributes are removed afterwards, even if the forward raises. ``receptive_field`` and
+the graph drawing (``utils.graph``) use the same mechanism.
 """
 from __future__ import annotations
 
@@ -47,20 +48,32 @@ def leaf_modules(model):
     return [(name, m) for name, m in model.named_modules() if not any(True for _ in m.children())]
 
 
-@contextlib.contextmanager
 def trace_leaf_calls(model, record):
     """Within the block, every leaf module's call invokes ``record(name, module, inputs, output)``."""
+    def around(name, module, forward, args, kwargs):
+        out = forward(*args, **kwargs)
+        record(name or type(module).__name__, module, args, out)
+        return out
+    return wrap_forwards(leaf_modules(model), around)
+
+
+@contextlib.contextmanager
+def wrap_forwards(named_modules, around):
+    """Within the block, calling a module of ``named_modules`` ((name, module) pairs) runs
+    ``around(name, module, forward, args, kwargs)``, which calls the original ``forward`` itself.
+
+    Each module gets an instance attribute ``forward`` (``Module.__call__`` looks up ``self.forward``, so
+    the instance attribute wins); the attributes are removed afterwards, even if the block raises.
+    """
     patched = []
-    for name, module in leaf_modules(model):
+    for name, module in named_modules:
         previous = module.__dict__.get("forward")
         original = module.forward
 
-        def traced(*args, _name=name, _module=module, _original=original, **kwargs):
-            out = _original(*args, **kwargs)
-            record(_name or type(_module).__name__, _module, args, out)
-            return out
+        def wrapped(*args, _name=name, _module=module, _original=original, **kwargs):
+            return around(_name, _module, _original, args, kwargs)
 
-        object.__setattr__(module, "forward", traced)
+        object.__setattr__(module, "forward", wrapped)
         patched.append((module, previous))
     try:
         yield
