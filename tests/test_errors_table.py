@@ -8,6 +8,7 @@ it with docs/errors.md, so the document can never drift from the code. After cha
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
@@ -19,6 +20,8 @@ import tinycnn.nn.functional as F
 from tinycnn import Tensor, nn
 from tinycnn.models import get_model
 from tinycnn.train import TrainConfig
+from tinycnn.utils import graph
+from tinycnn.utils.tensorboard import SummaryWriter
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
 
@@ -96,7 +99,28 @@ ROWS = [
     ("training", "non-finite loss (e.g. `--lr 1e30`)", "(training)", None,
      "non-finite loss (nan) at epoch 1, step 2: training stopped; the last good checkpoint is kept in "
      "runs/lenet5/last.npz (try a smaller --lr)"),
+    ("graphs and logs", "drawing a tensor with no graph", "graph.Graph(tc.randn(3))", ValueError,
+     "has no recorded graph"),
+    ("graphs and logs", "drawing after backward() freed the graph",
+     "y = (tc.randn(3, requires_grad=True) * 2).sum(); y.backward(); graph.Graph(y)", RuntimeError,
+     "freed by backward()"),
+    ("graphs and logs", "rendering where Graphviz's dot program is missing (`no_dot()` empties PATH)",
+     "with no_dot(): graph.Graph((tc.randn(2, requires_grad=True) * 2).sum()).save('graph.svg')",
+     graph.DotNotFoundError, "the DOT text is in graph.dot"),
+    ("graphs and logs", "a log folder that cannot be created (good.npz is a file)",
+     "SummaryWriter('good.npz/logs')", NotADirectoryError, "cannot write to the log folder"),
 ]
+
+
+@contextlib.contextmanager
+def no_dot():
+    """PATH without Graphviz's dot, for the row that shows the message a machine without it gets."""
+    saved = os.environ.get("PATH", "")
+    os.environ["PATH"] = ""
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = saved
 
 
 def _files(folder):
@@ -120,7 +144,8 @@ def _files(folder):
 def run_row(snippet, folder):
     """Run a snippet in ``folder`` (so relative paths land there); return the exception it raised."""
     namespace = {"tc": tc, "nn": nn, "F": F, "np": np, "Tensor": Tensor, "get_model": get_model,
-                 "TrainConfig": TrainConfig, **_files(folder)}
+                 "TrainConfig": TrainConfig, "graph": graph, "SummaryWriter": SummaryWriter, "no_dot": no_dot,
+                 **_files(folder)}
     cwd = os.getcwd()
     os.chdir(folder)
     try:

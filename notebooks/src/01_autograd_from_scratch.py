@@ -3,7 +3,8 @@
 #
 # Backpropagation is the chain rule applied in a clever order. This notebook takes a tiny expression,
 # differentiates it **by hand**, lets tinycnn's engine do the same, opens the recorded graph to see the
-# **topological order** the engine walks, re-implements that walk in a dozen lines, shows where
+# **topological order** the engine walks (and draws it, with every gradient after backward),
+# re-implements that walk in a dozen lines, shows where
 # **gradients accumulate**, and finally checks gradients numerically with **finite differences**
 # (`tinycnn.gradcheck`).
 #
@@ -15,6 +16,7 @@ import matplotlib.pyplot as plt
 
 import tinycnn
 from tinycnn import Function, Tensor
+from tinycnn.utils.graph import Graph
 
 np.set_printoptions(precision=6, suppress=True)
 plt.rcParams.update({"figure.dpi": 90, "axes.grid": True, "grid.alpha": 0.3})
@@ -118,47 +120,16 @@ for t in order:        # the defining property: every input comes before its con
         assert all(pos[id(i)] < pos[id(t)] for i in t.grad_fn.inputs)
 
 # %% [markdown]
-# A picture of the graph: each node sits as far right as its consumers allow.
+# `tinycnn.utils.graph.Graph` draws the graph the engine recorded (with Graphviz): blue boxes are the ops,
+# green boxes the leaves that require grad, yellow ellipses the tensors the ops made, the red one the output.
+# Each tensor shows its shape, dtype, `requires_grad` and, having one element, its value; an op's operands
+# come in from left to right in the order it takes them. `params` names the tensors (for a model,
+# `dict(model.named_parameters())`).
 
 # %%
-def draw_graph(root, names, grads=None):
-    order = topological_order(root)
-    height = {id(root): 0}                  # longest path down to the root
-    for t in reversed(order):
-        if t.grad_fn is not None:
-            for i in t.grad_fn.inputs:
-                height[id(i)] = max(height.get(id(i), 0), height[id(t)] + 1)
-    top = max(height.values())
-    depth = {k: top - h for k, h in height.items()}   # each node as late (far right) as it can go
-    columns = {}
-    for t in order:
-        columns.setdefault(depth[id(t)], []).append(t)
-    xy = {}
-    for d, ts in columns.items():
-        for k, t in enumerate(ts):
-            xy[id(t)] = (d, -(k - (len(ts) - 1) / 2))
-    fig, ax = plt.subplots(figsize=(8, 3.2))
-    for t in order:
-        if t.grad_fn:
-            for i in t.grad_fn.inputs:
-                (x0, y0), (x1, y1) = xy[id(i)], xy[id(t)]
-                ax.annotate("", xy=(x1 - 0.3, y1), xytext=(x0 + 0.3, y0),   # box edge to box edge
-                            arrowprops=dict(arrowstyle="-|>", color="gray", shrinkA=0, shrinkB=0))
-    for t in order:
-        x, y = xy[id(t)]
-        label = names[id(t)] + (f" = {t.grad_fn.name}" if t.grad_fn else "")
-        label += f"\nvalue {t.item():.3f}"
-        if grads is not None:
-            label += f"\ngrad {grads[id(t)]:.3f}"
-        ax.text(x, y, label, ha="center", va="center", fontsize=9,
-                bbox=dict(boxstyle="round", fc="#dbe9f6" if t.grad_fn is None else "#fde9d9"))
-    ax.set_xlim(-0.5, max(columns) + 0.5)
-    ax.set_ylim(-1.6, 1.6)
-    ax.axis("off")
-    ax.set_title("forward: left to right; backward: right to left, in reverse topological order")
-    return fig
-
-draw_graph(L_t, names);
+picture = Graph(L_t, params={"a": a, "b": b, "c": c, "u": u_t, "v": v_t, "s": s_t, "L": L_t})
+assert [f.name for f in picture.functions] == [t.grad_fn.name for t in order if t.grad_fn is not None]
+picture
 
 # %% [markdown]
 # ## 3. The backward engine in a dozen lines
@@ -190,10 +161,20 @@ assert np.isclose(mine[id(a)], a_bar) and np.isclose(mine[id(b)], b_bar) and np.
 # consumers reaches zero). All three agree: hand derivation, our loop, and tinycnn.
 
 # %%
-draw_graph(L_t, names, grads=mine)
 L_t.backward()
 print(f"tinycnn: dL/da = {a.grad.item():.6f}  dL/db = {b.grad.item():.6f}  dL/dc = {c.grad.item():.6f}")
 assert np.allclose([a.grad.item(), b.grad.item(), c.grad.item()], [a_bar, b_bar, c_bar])
+
+# %% [markdown]
+# The picture was taken before `backward()`, so it marked the intermediate tensors to keep their gradients
+# (`retain_grad()`; by default only leaves keep one). Drawn again it shows every gradient: $\bar u = \bar v = s$,
+# $\bar s = v$, and the two paths into $a$ adding up.
+
+# %%
+grads = {node.name: node.grad.item() for node in picture.tensors.values() if node.name}
+assert np.allclose([grads["u"], grads["v"], grads["s"], grads["a"]], [u_bar, v_bar, s_bar, a_bar])
+assert all(np.isclose(grads[k], mine[id(t)]) for k, t in (("u", u_t), ("s", s_t), ("b", b)))
+picture
 
 # %% [markdown]
 # ## 4. Gradient accumulation

@@ -91,6 +91,12 @@ def _digest(arrays: dict, structure: bytes) -> str:
     return h.hexdigest()
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_bytes_atomically(path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part:
     a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
@@ -99,6 +105,7 @@ def write_bytes_atomically(path, data: bytes) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp's 0600 would make the file private
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

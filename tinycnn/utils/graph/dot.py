@@ -217,7 +217,9 @@ def to_digraph(graph, collapse: bool | int = False, show_attrs: bool = True, sho
             owner = None
         place(owner, (tid, tensor_label(node, show_grads), STYLES[node.kind]))
 
-    dot = graphviz.Digraph("tinycnn", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3"},
+    # ordering=in: an op's operands left to right in the order it takes them (a - b vs b - a)
+    dot = graphviz.Digraph("tinycnn", graph_attr={"rankdir": rankdir, "nodesep": "0.25", "ranksep": "0.3",
+                                                  "ordering": "in"},
                            node_attr={"fontname": "Helvetica", "fontsize": "10", "height": "0.3"},
                            edge_attr={"arrowsize": "0.6", "color": "#555555"})
     dot.attr(fontname="Helvetica")

@@ -8,7 +8,8 @@ protos; no TensorFlow, no PyTorch).
 * image: a PNG (Pillow) in ``Summary.Image``; floats are taken to be in [0, 1] and scaled by 255, uint8 as is;
   a batch becomes one grid, 8 images a row;
 * text: a string tensor tagged for the "text" plugin, under ``TAG/text_summary``;
-* hparams: the hparams plugin's experiment, session-start and session-end summaries.
+* hparams: the hparams plugin's experiment, session-start and session-end summaries (a bool is stored as the
+  number 0 or 1, as PyTorch's writer stores it, so runs logged by either compare in one HParams table).
 """
 from __future__ import annotations
 
@@ -175,9 +176,7 @@ def hparams(hparam_dict: dict, metric_dict: dict, domain_discrete: dict | None =
     for k, v in hparam_dict.items():
         if v is None:
             continue
-        if isinstance(v, bool):
-            start.hparams[k].bool_value, kind, field = v, "DATA_TYPE_BOOL", "bool_value"
-        elif isinstance(v, numbers.Real):
+        if isinstance(v, numbers.Real):      # bools too: PyTorch's writer stores them as 0.0/1.0
             start.hparams[k].number_value, kind, field = float(v), "DATA_TYPE_FLOAT64", "number_value"
         elif isinstance(v, str):
             start.hparams[k].string_value, kind, field = v, "DATA_TYPE_STRING", "string_value"
