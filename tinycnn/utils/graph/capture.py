@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ...autograd import Function, Tensor
+from ...nn import functional as F
 from ..summary import wrap_forwards
+from .dot import mimebundle, render, to_digraph
 
 
 def _tensors(obj) -> list:
@@ -341,7 +343,6 @@ class Graph:
     def to_dot(self, collapse: bool | int = False, show_attrs: bool = True, show_grads: bool = True,
                clusters: bool = True, rankdir: str = "TB"):
         """The graph as a ``graphviz.Digraph`` (see ``dot.to_digraph`` for the options)."""
-        from .dot import to_digraph  # noqa: PLC0415  (dot.py imports the graphviz package when used)
         return to_digraph(self, collapse=collapse, show_attrs=show_attrs, show_grads=show_grads,
                           clusters=clusters, rankdir=rankdir)
 
@@ -352,11 +353,9 @@ class Graph:
 
     def save(self, path, **options) -> str:
         """Write the drawing to ``path``: .svg, .png or .pdf rendered by Graphviz's ``dot``, .dot/.gv as text."""
-        from .dot import render  # noqa: PLC0415  (as in to_dot)
         return render(self.to_dot(**options), path)
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        from .dot import mimebundle  # noqa: PLC0415  (as in to_dot)
         return mimebundle(self.to_dot(), repr(self))
 
 
@@ -398,7 +397,6 @@ def training_step_graph(model, input, target, loss_fn=None) -> Graph:
 
     ``loss_fn(output, target)`` defaults to cross-entropy; the model keeps its train/eval mode.
     """
-    from ...nn import functional as F  # noqa: PLC0415  (the tools layer reaches up to nn only when asked)
     with trace_modules(model) as trace:
         output = model(input)
     loss = (loss_fn or F.cross_entropy)(output, target)
