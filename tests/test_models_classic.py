@@ -1,8 +1,8 @@
 """The classic models: AlexNet, VGG, NiN, GoogLeNet, ResNet/ResNeXt, DenseNet (and d2l's small variants).
 
 Always (no torch needed): parameter counts, state-dict size and first/last keys against the reference numbers
-(from /work/shared/reference/torchvision_models.json, torch 2.14.1 / torchvision 0.29.1, copied below), plus
-the JSON's first/last five keys and module type counts when the file is present; MACs and output shapes at
+(torchvision 0.29.1's, copied below), plus the first/last five keys and module type counts of
+tests/data/torchvision_models.json; MACs and output shapes at
 64x64; GoogLeNet's train/eval outputs and loss; a training step per family; loss falling on a fixed batch.
 Against torchvision / torch (skipped when not installed): every state-dict key and shape, module types and
 layer settings; eval-mode outputs after loading torchvision's weights (float32, max error <= 1e-4 * max|y|);
@@ -60,7 +60,7 @@ REF = {
     "alexnet_d2l": (46764746, 16, ("0.weight", (96, 1, 11, 11)),
                     (("20.weight", (10, 4096)), ("20.bias", (10,))), None),
 }
-REF_JSON = Path("/work/shared/reference/torchvision_models.json")  # richer checks when it is present
+REF_JSON = Path(__file__).parent / "data" / "torchvision_models.json"
 BUILDERS = {name: getattr(models, name) for name in REF if not name.endswith("_d2l")}
 BUILDERS.update(nin_d2l=models.nin, alexnet_d2l=models.alexnet_d2l)
 # torchvision builders that the JSON leaves out: torchvision's documented parameter counts, and the
@@ -115,11 +115,10 @@ def test_params_and_keys_match_reference(built):
     keys = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     assert len(keys) == n_keys
     assert keys[0] == first and tuple(keys[-2:]) == last
-    if REF_JSON.exists():
-        full = json.loads(REF_JSON.read_text())[name]
-        assert _keys(model)[:5] == full["state_dict_first5"] and _keys(model)[-5:] == full["state_dict_last5"]
-        assert dict(_type_counts(model, root=False)) == full["module_type_counts"]
-        assert len(list(model.parameters())) == full["num_param_tensors"]
+    full = json.loads(REF_JSON.read_text())[name]
+    assert _keys(model)[:5] == full["state_dict_first5"] and _keys(model)[-5:] == full["state_dict_last5"]
+    assert dict(_type_counts(model, root=False)) == full["module_type_counts"]
+    assert len(list(model.parameters())) == full["num_param_tensors"]
 
 
 @pytest.mark.parametrize("name", ["alexnet", "googlenet", "resnet18", "densenet121"])

@@ -20,7 +20,7 @@ from tinycnn.models.efficientnet import StochasticDepth
 from tinycnn.models.shufflenet import ShuffleNetV1, channel_shuffle
 from tinycnn.utils import summary
 
-# From /work/shared/reference/torchvision_models.json (torch 2.14.1 / torchvision 0.29.1; mobilenet_v1 and
+# From tests/data/torchvision_models.json (torch 2.14.1 / torchvision 0.29.1; mobilenet_v1 and
 # shufflenet_v1_g3_1x from the paper tables): parameters, state-dict size, first and last keys, conv+linear
 # MACs at 224x224 and 64x64 (batch 1), Conv2d and BatchNorm2d counts.
 REF = {
@@ -49,7 +49,7 @@ REF = {
                             last=(("classifier.1.weight", (1000, 1280)), ("classifier.1.bias", (1000,))),
                             macs_224=385814752, macs_64=33246592, convs=81, bns=49),
 }
-REF_JSON = Path("/work/shared/reference/torchvision_models.json")  # richer checks when it is present
+REF_JSON = Path(__file__).parent / "data" / "torchvision_models.json"
 
 TORCHVISION = ["mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "shufflenet_v2_x0_5",
                "shufflenet_v2_x1_0", "efficientnet_b0"]
@@ -75,10 +75,9 @@ def test_params_and_keys_match_reference(name):
     assert keys[0] == ref["first"] and tuple(keys[-2:]) == ref["last"]
     counts = Counter(type(m).__name__ for m in model.modules())
     assert (counts["Conv2d"], counts["BatchNorm2d"]) == (ref["convs"], ref["bns"])
-    if REF_JSON.exists():
-        full = json.loads(REF_JSON.read_text())[name]
-        listed = [[k, list(shape)] for k, shape in keys]
-        assert listed[:5] == full["state_dict_first5"] and listed[-5:] == full["state_dict_last5"]
+    full = json.loads(REF_JSON.read_text())[name]
+    listed = [[k, list(shape)] for k, shape in keys]
+    assert listed[:5] == full["state_dict_first5"] and listed[-5:] == full["state_dict_last5"]
 
 
 @pytest.mark.parametrize("name", ["mobilenet_v1", "shufflenet_v1_g3_1x", "mobilenet_v3_small"])

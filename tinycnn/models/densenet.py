@@ -140,7 +140,7 @@ def densenet121(num_classes: int = 1000, **kwargs) -> DenseNet:
 
 
 def densenet161(num_classes: int = 1000, **kwargs) -> DenseNet:
-    """DenseNet-161 (k = 48, blocks 6-12-36-24, 96 initial features)."""
+    """DenseNet-161 (k = 48, blocks 6-12-36-24, 96 initial features): 28,681,000 parameters."""
     return _densenet(48, (6, 12, 36, 24), 96, num_classes, **kwargs)
 
 
@@ -150,5 +150,5 @@ def densenet169(num_classes: int = 1000, **kwargs) -> DenseNet:
 
 
 def densenet201(num_classes: int = 1000, **kwargs) -> DenseNet:
-    """DenseNet-201 (k = 32, blocks 6-12-48-32)."""
+    """DenseNet-201 (k = 32, blocks 6-12-48-32): 20,013,928 parameters."""
     return _densenet(32, (6, 12, 48, 32), 64, num_classes, **kwargs)

@@ -37,6 +37,18 @@ def _cat(tensors):
     return cat(tensors, 1)
 
 
+def renormalize_imagenet_input(x):
+    """``transform_input=True`` of torchvision's GoogLeNet and Inception v3, whose weights were trained on
+    pixels scaled to [-1, 1]: an input normalised with the ImageNet mean/std is re-normalised to (p - 0.5) / 0.5,
+    per channel ``x'_c = x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5`` (one broadcast multiply-add)."""
+    xp = backend.get_array_module(x.array)
+    dtype = x.array.dtype
+    scale = xp.asarray([0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5], dtype=dtype).reshape(1, 3, 1, 1)
+    shift = xp.asarray([(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5],
+                       dtype=dtype).reshape(1, 3, 1, 1)
+    return x * scale + shift
+
+
 class BasicConv2d(nn.Module):
     """conv (no bias) -> BatchNorm2d(eps=0.001) -> ReLU; keyword arguments go to the conv."""
 
@@ -136,19 +148,9 @@ class GoogLeNet(nn.Module):
                     nn.init.constant_(m.weight, 1)
                     nn.init.constant_(m.bias, 0)
 
-    def _transform_input(self, x):
-        """Re-normalise from ImageNet mean/std to (x - 0.5) / 0.5 per channel, as torchvision:
-        x'_c = x_c * (std_c / 0.5) + (mean_c - 0.5) / 0.5 (one broadcast multiply-add)."""
-        xp = backend.get_array_module(x.array)
-        dtype = x.array.dtype
-        scale = xp.asarray([0.229 / 0.5, 0.224 / 0.5, 0.225 / 0.5], dtype=dtype).reshape(1, 3, 1, 1)
-        shift = xp.asarray([(0.485 - 0.5) / 0.5, (0.456 - 0.5) / 0.5, (0.406 - 0.5) / 0.5],
-                           dtype=dtype).reshape(1, 3, 1, 1)
-        return x * scale + shift
-
     def forward(self, x):
         if self.transform_input:
-            x = self._transform_input(x)
+            x = renormalize_imagenet_input(x)
         x = self.maxpool1(self.conv1(x))        # N x 64 x 56 x 56   (224x224 input)
         x = self.conv3(self.conv2(x))           # N x 192 x 56 x 56
         x = self.maxpool2(x)                    # N x 192 x 28 x 28

@@ -18,6 +18,8 @@ VARIANTS = ("classic", "modern")
 
 
 def lenet5(variant: str = "modern", num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
+    """LeNet-5 as the notes and d2l build it, ``"modern"`` (ReLU, max pooling; the default) or ``"classic"``
+    (sigmoid, average pooling); 61,706 parameters. ``lenet5_1998`` is the paper's own."""
     if variant not in VARIANTS:
         raise ValueError(f"lenet5: variant must be one of {VARIANTS}, got {variant!r}")
     if variant == "classic":

@@ -11,14 +11,17 @@ channel count or the resolution ("option B").
 
 The stride sits on the 3x3 conv of the bottleneck (torchvision's "ResNet v1.5"). ResNeXt is the same bottleneck
 with a grouped 3x3 conv ("cardinality" groups): width = int(planes * width_per_group / 64) * groups, e.g.
-resnext50_32x4d has 32 groups of 4 channels at planes = 64, i.e. 128 channels in its first stage.
+resnext50_32x4d has 32 groups of 4 channels at planes = 64, i.e. 128 channels in its first stage. Wide ResNet
+(Zagoruyko & Komodakis, 2016) is the same bottleneck with width_per_group = 128: twice the channels inside each
+block (the 1x1 reduce, the 3x3), the same block outputs (planes * 4), so the same shortcut shapes.
 
     stem: 7x7/2 conv 64 (no bias) - BN - ReLU - 3x3/2 max pool pad 1      224 -> 112 -> 56
     layer1..4: [n1, n2, n3, n4] blocks at 64, 128, 256, 512 planes; layers 2-4 start with stride 2  -> 7
     adaptive avgpool 1x1 - flatten - fc num_classes
 
 Parameters (1000 classes): resnet18 11,689,512; resnet34 21,797,672; resnet50 25,557,032; resnet101
-44,549,160; resnet152 60,192,808; resnext50_32x4d 25,028,904.
+44,549,160; resnet152 60,192,808; resnext50_32x4d 25,028,904; resnext101_32x8d 88,791,336; resnext101_64x4d
+83,455,272; wide_resnet50_2 68,883,240; wide_resnet101_2 126,886,696.
 """
 from __future__ import annotations
 
@@ -196,6 +199,33 @@ def resnext50_32x4d(num_classes: int = 1000, **kwargs) -> ResNet:
     kwargs.setdefault("groups", 32)
     kwargs.setdefault("width_per_group", 4)
     return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
+
+
+def resnext101_32x8d(num_classes: int = 1000, **kwargs) -> ResNet:
+    """ResNeXt-101 32x8d: grouped Bottleneck x [3, 4, 23, 3], 32 groups of width 8; 88,791,336 parameters."""
+    kwargs.setdefault("groups", 32)
+    kwargs.setdefault("width_per_group", 8)
+    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, **kwargs)
+
+
+def resnext101_64x4d(num_classes: int = 1000, **kwargs) -> ResNet:
+    """ResNeXt-101 64x4d: grouped Bottleneck x [3, 4, 23, 3], 64 groups of width 4; 83,455,272 parameters."""
+    kwargs.setdefault("groups", 64)
+    kwargs.setdefault("width_per_group", 4)
+    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, **kwargs)
+
+
+def wide_resnet50_2(num_classes: int = 1000, **kwargs) -> ResNet:
+    """Wide ResNet-50-2: Bottleneck x [3, 4, 6, 3] with twice the inner width (128 per group); 68,883,240
+    parameters."""
+    kwargs.setdefault("width_per_group", 64 * 2)
+    return ResNet(Bottleneck, [3, 4, 6, 3], num_classes=num_classes, **kwargs)
+
+
+def wide_resnet101_2(num_classes: int = 1000, **kwargs) -> ResNet:
+    """Wide ResNet-101-2: Bottleneck x [3, 4, 23, 3] with twice the inner width; 126,886,696 parameters."""
+    kwargs.setdefault("width_per_group", 64 * 2)
+    return ResNet(Bottleneck, [3, 4, 23, 3], num_classes=num_classes, **kwargs)
 
 
 def resnet18_small(in_channels: int = 1, num_classes: int = 10, **kwargs) -> ResNet:

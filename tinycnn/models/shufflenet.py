@@ -187,3 +187,13 @@ def shufflenet_v2_x0_5(num_classes: int = 1000) -> ShuffleNetV2:
 def shufflenet_v2_x1_0(num_classes: int = 1000) -> ShuffleNetV2:
     """torchvision's ``shufflenet_v2_x1_0`` (2,278,604 parameters)."""
     return ShuffleNetV2([4, 8, 4], [24, 116, 232, 464, 1024], num_classes)
+
+
+def shufflenet_v2_x1_5(num_classes: int = 1000) -> ShuffleNetV2:
+    """torchvision's ``shufflenet_v2_x1_5`` (3,503,624 parameters)."""
+    return ShuffleNetV2([4, 8, 4], [24, 176, 352, 704, 1024], num_classes)
+
+
+def shufflenet_v2_x2_0(num_classes: int = 1000) -> ShuffleNetV2:
+    """torchvision's ``shufflenet_v2_x2_0`` (7,393,996 parameters; the widest, with a 2048-channel conv5)."""
+    return ShuffleNetV2([4, 8, 4], [24, 244, 488, 976, 2048], num_classes)

@@ -118,7 +118,7 @@ def vgg11_bn(num_classes: int = 1000, dropout: float = 0.5, init_weights: bool =
 
 
 def vgg13_bn(num_classes: int = 1000, dropout: float = 0.5, init_weights: bool = True) -> VGG:
-    """VGG-13 with BatchNorm after every conv."""
+    """VGG-13 with BatchNorm after every conv: 133,053,736 parameters."""
     return _vgg("vgg13", True, num_classes, dropout, init_weights)
 
 
@@ -128,7 +128,7 @@ def vgg16_bn(num_classes: int = 1000, dropout: float = 0.5, init_weights: bool =
 
 
 def vgg19_bn(num_classes: int = 1000, dropout: float = 0.5, init_weights: bool = True) -> VGG:
-    """VGG-19 with BatchNorm after every conv."""
+    """VGG-19 with BatchNorm after every conv: 143,678,248 parameters."""
     return _vgg("vgg19", True, num_classes, dropout, init_weights)
 
 
