@@ -76,12 +76,25 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from .models import get_model  # noqa: PLC0415
+    from .models import default_input_size, describe_model, get_model, list_models  # noqa: PLC0415
     from .utils.summary import summary  # noqa: PLC0415
+    if args.list:
+        names = list_models()
+        width = max(len(n) for n in names)
+        for name in names:
+            size = "x".join(str(d) for d in default_input_size(name))
+            print(f"{name:<{width}}  {size:<11}  {describe_model(name)}")
+        return 0
+    if not args.model:
+        print("tinycnn summary: give a MODEL (or --list to see them all)", file=sys.stderr)
+        return 2
     kwargs = {"variant": args.variant} if args.variant else {}
-    model = get_model(args.model, **kwargs)
-    size = tuple(args.input_size) if args.input_size else ((1, 28, 28) if args.model.startswith("lenet")
-                                                           else (3, 224, 224))
+    try:
+        model = get_model(args.model, **kwargs)
+    except ValueError as exc:
+        print(f"tinycnn summary: {exc}", file=sys.stderr)
+        return 2
+    size = tuple(args.input_size) if args.input_size else default_input_size(args.model)
     print(summary(model, size))
     return 0
 
@@ -132,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_eval)
 
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
-    s.add_argument("model")
+    s.add_argument("model", nargs="?", help="model name")
+    s.add_argument("--list", action="store_true", help="list every model: name, input size, description")
     s.add_argument("--variant", choices=["classic", "modern"])
     s.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"))
     s.set_defaults(func=_cmd_summary)
