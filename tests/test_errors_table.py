@@ -20,7 +20,7 @@ import tinycnn.nn.functional as F
 from tinycnn import Tensor, nn
 from tinycnn.models import get_model
 from tinycnn.train import TrainConfig
-from tinycnn.utils import graph
+from tinycnn.utils import graph, transfer
 from tinycnn.utils.tensorboard import SummaryWriter
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
@@ -94,6 +94,15 @@ ROWS = [
     ("checkpoints", "saving something that is not an array, number, string or container",
      "tc.save({'f': print}, 'x.npz')", TypeError, "cannot store an object of type"),
     ("models", "unknown model name", "get_model('resnet999')", ValueError, "resnet999"),
+    ("models", "a paper's fixed-size network fed another size", "get_model('lenet5_1998')(tc.randn(1, 1, 32, 32))",
+     ValueError, "expects input of shape (N, 1, 28, 28)"),
+    ("models", "training only a layer the model does not have",
+     "transfer.freeze(get_model('lenet5'), train_only=['fc'])", ValueError, "has no layer named fc"),
+    ("models", "weights from a file that is not there", "transfer.load_weights('resnet18.pth')",
+     tc.CheckpointError, "no such file"),
+    ("models", "pretrained weights of another shape",
+     "transfer.load_pretrained(get_model('lenet5'), get_model('lenet5', num_classes=3).state_dict())",
+     RuntimeError, "shape mismatch"),
     ("training", "unknown optimizer name", "TrainConfig(optimizer='adamax').validate()", ValueError,
      "optimizer: expected one of"),
     ("training", "non-finite loss (e.g. `--lr 1e30`)", "(training)", None,
@@ -145,7 +154,7 @@ def run_row(snippet, folder):
     """Run a snippet in ``folder`` (so relative paths land there); return the exception it raised."""
     namespace = {"tc": tc, "nn": nn, "F": F, "np": np, "Tensor": Tensor, "get_model": get_model,
                  "TrainConfig": TrainConfig, "graph": graph, "SummaryWriter": SummaryWriter, "no_dot": no_dot,
-                 **_files(folder)}
+                 "transfer": transfer, **_files(folder)}
     cwd = os.getcwd()
     os.chdir(folder)
     try:

@@ -268,9 +268,9 @@ def test_load_weights_sources_and_errors(pretrained, tmp_path):
     path, loaded = pretrained
     state = transfer.load_weights(path)
     assert list(state) == list(loaded) and np.array_equal(state["0.weight"], loaded["0.weight"])
-    with pytest.raises(FileNotFoundError, match="neither best.npz nor last.npz"):
+    with pytest.raises(tinycnn.CheckpointError, match="without best.npz or last.npz"):
         transfer.load_weights(tmp_path)
-    with pytest.raises(FileNotFoundError, match="no such file"):
+    with pytest.raises(tinycnn.CheckpointError, match="missing.npz: no such file"):
         transfer.load_weights(tmp_path / "missing.npz")
     tinycnn.save([1, 2, 3], tmp_path / "list.npz")
     with pytest.raises(ValueError, match="holds no state dict"):

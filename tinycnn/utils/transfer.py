@@ -100,16 +100,16 @@ def load_weights(path) -> "OrderedDict[str, np.ndarray]":
     """A state dict from a weights file: ``tinycnn.save``'s ``.npz`` (a state dict, or a training checkpoint
     whose ``"model"`` entry is one), a ``torch.save(model.state_dict())`` ``.pth``/``.pt`` (read without
     torch), or a run folder of ``tinycnn train`` (its ``best.npz``, else ``last.npz``)."""
-    from .serialization import load  # noqa: PLC0415  (only this entry point reads files)
+    from .serialization import CheckpointError, load  # noqa: PLC0415  (only this entry point reads files)
     from .torch_loader import load_torch_state_dict  # noqa: PLC0415
     path = os.fspath(path)
     if os.path.isdir(path):
         for name in ("best.npz", "last.npz"):
             if os.path.exists(os.path.join(path, name)):
                 return load_weights(os.path.join(path, name))
-        raise FileNotFoundError(f"load_weights: run folder {path!r} has neither best.npz nor last.npz")
+        raise CheckpointError(f"{path}: a run folder without best.npz or last.npz (no weights to load)")
     if not os.path.exists(path):
-        raise FileNotFoundError(f"load_weights: no such file {path!r}")
+        raise CheckpointError(f"{path}: no such file")
     if path.endswith((".pth", ".pt")):
         return OrderedDict(load_torch_state_dict(path))
     state = load(path, as_tensors=False)
@@ -267,9 +267,9 @@ def freeze(model: nn.Module, train_last: int | None = None, train_only=None) -> 
         module_names = {name for name, _ in model.named_modules() if name}
         unknown = [w for w in wanted if w not in layers and w not in module_names and w not in params]
         if unknown:
-            tops = ", ".join(name for name, _ in model.named_children())
-            raise ValueError(f"freeze: {type(model).__name__} has no layer named {', '.join(unknown)} "
-                             f"(its top-level layers: {tops})")
+            known = (f"its layers: {', '.join(layers)}" if len(layers) <= 12 else
+                     f"its top-level modules: {', '.join(name for name, _ in model.named_children())}")
+            raise ValueError(f"freeze: {type(model).__name__} has no layer named {', '.join(unknown)} ({known})")
         # a layer's name selects its normalisation layers too; any other module path selects what is under it
         prefixes = [p for w in wanted for p in (layers[w].prefixes if w in layers else [w])]
         trainable = {k for k in params if any(k == p or k.startswith(p + ".") for p in prefixes)}
