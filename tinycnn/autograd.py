@@ -5,6 +5,14 @@ A ``Function`` is one differentiable op: ``forward`` maps arrays to one array an
 forward and, when some input requires grad and grad mode is on, records the function as the output's
 creator (define-by-run). ``Tensor.backward`` then walks the recorded graph in reverse topological order.
 
+In-place changes follow PyTorch: every tensor has a version counter (``t._version``), shared with the
+views the ops make of it and with ``detach()`` (not with ``.data``, whose changes autograd does not see), and
+bumped by every in-place op. ``Function.apply`` notes the versions of the inputs and the output it saw;
+when backward reaches the function and one of them has changed *and* the function kept that storage for its
+backward, the gradient would be computed from overwritten numbers, so backward stops with PyTorch's error.
+An edge of the graph remembers the function that had made its input when it was recorded, so an in-place
+op that gives a tensor a new ``grad_fn`` (``y += 1``) does not re-route the gradients of earlier consumers.
+
 Import direction: this module knows nothing of the ops. ``tinycnn.ops`` installs the arithmetic and shape
 methods (``__add__``, ``sum``, ``reshape``...) on ``Tensor`` when it is imported, which keeps the layers
 pointing down (ops -> autograd) without an import circle; ``tinycnn/__init__.py`` imports ``tinycnn.ops``.
@@ -12,13 +20,13 @@ pointing down (ops -> autograd) without an import circle; ``tinycnn/__init__.py`
 from __future__ import annotations
 
 import contextlib
-import numbers
 import threading
+import weakref
 
 import numpy as np
 
 from . import backend
-from .backend import get_array_module
+from .backend import Device, get_array_module
 
 _state = threading.local()
 
@@ -63,6 +71,22 @@ class Size(tuple):
         return f"tinycnn.Size({list(self)})"
 
 
+class _Version:
+    """The version counter of one storage (PyTorch's ``t._version``): in-place ops add 1."""
+
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+def _root(array):
+    """The array that owns ``array``'s memory (the end of its chain of ``base`` views)."""
+    while getattr(array, "base", None) is not None and hasattr(array.base, "shape"):
+        array = array.base
+    return array
+
+
 class Function:
     """One differentiable op. Subclasses define ``forward(*arrays, **params)`` and ``backward(grad_out)``.
 
@@ -85,9 +109,17 @@ class Function:
         if len(arrays) > 1:
             _check_same_device(cls, arrays)
         out = Tensor(fn.forward(*arrays, **params))
+        base = _view_source(out.array, inputs)
+        if base is not None:  # a view of an input (reshape, slicing...): one storage, one version counter
+            out._version_counter = base._version_counter
+            out._base = base
+            out._view_fn = (cls, params)  # to replay the view after an in-place change of it
         if record:
             fn.inputs = inputs
             fn.attributes = params     # for tools that show the graph (tinycnn.utils.graph)
+            fn.input_ctx = tuple(t._ctx if isinstance(t, Tensor) else None for t in inputs)
+            fn.saw_versions = tuple(t._version_counter.value if isinstance(t, Tensor) else None for t in inputs)
+            fn.output = _OutputRecord(out)
             out.requires_grad = True
             out._ctx = fn
         return out
@@ -106,6 +138,72 @@ class Function:
     @property
     def name(self) -> str:
         return type(self).__name__
+
+    def _saved_arrays(self):
+        """The arrays this function keeps for its backward (its attributes, one level into tuples/lists)."""
+        for key, value in self.__dict__.items():
+            if key in _BOOKKEEPING:
+                continue
+            for v in (value if isinstance(value, (tuple, list)) else (value,)):
+                if hasattr(v, "shape") and hasattr(v, "dtype") and not isinstance(v, Tensor):
+                    yield v
+
+    def keeps_storage_of(self, array) -> bool:
+        """Whether backward reads memory of ``array`` (so an in-place change of it would corrupt it)."""
+        xp = get_array_module(array)
+        return any(get_array_module(v) is xp and xp.may_share_memory(v, array) for v in self._saved_arrays())
+
+    def check_versions(self) -> None:
+        """Raise PyTorch's error when an input or the output was changed in place after this function
+        was recorded and its backward would read the changed numbers."""
+        for i, (t, seen) in enumerate(zip(self.inputs, self.saw_versions)):
+            if isinstance(t, Tensor) and t._version_counter.value != seen and self.keeps_storage_of(t.array):
+                raise _modified_error(t, f"input {i}", self.name, seen)
+        record = self.output
+        out = record.tensor()
+        if out is None or out._version_counter.value == record.version:
+            return
+        if record.is_view:
+            raise RuntimeError(f"{self.name}: its output, a view of its input of shape {tuple(out.shape)}, "
+                               f"was changed in place (through the tensor it views) after it was computed; "
+                               f"its gradient would no longer match its values (clone() the view first)")
+        if self.keeps_storage_of(out.array):
+            raise _modified_error(out, "output 0", self.name, record.version)
+
+
+_BOOKKEEPING = frozenset({"inputs", "input_ctx", "saw_versions", "output", "needs_input_grad", "attributes"})
+
+
+class _OutputRecord:
+    """What a function remembers of its output: a weak reference (the output owns the function, not the
+    other way round), its version when made, and whether it is a view of an input."""
+
+    __slots__ = ("tensor", "version", "is_view")
+
+    def __init__(self, out: "Tensor"):
+        self.tensor = weakref.ref(out)
+        self.version = out._version_counter.value
+        self.is_view = out._base is not None
+
+
+def _view_source(array, inputs):
+    """The input tensor whose storage ``array`` is a view of, or None (checked only for views)."""
+    if getattr(array, "base", None) is None:
+        return None
+    root = _root(array)
+    for t in inputs:
+        if isinstance(t, Tensor) and _root(t.array) is root:
+            return t
+    return None
+
+
+def _modified_error(t, which, fn_name, expected) -> RuntimeError:
+    kind = backend.TYPE_NAMES.get(t.dtype, str(t.dtype))
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[tinycnn.{kind} {list(t.shape)}], which is {which} of {fn_name}, is at version "
+        f"{t._version_counter.value}; expected version {expected} instead. Hint: compute it out of place "
+        f"(y = y * 2 rather than y *= 2), or clone() it before the in-place change.")
 
 
 def _check_same_device(cls, arrays) -> None:
@@ -147,7 +245,8 @@ class Tensor:
     write it. ``data`` is PyTorch's: a tensor sharing that storage, outside the graph.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "_version_counter", "_base",
+                 "_view_fn", "__weakref__")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -159,6 +258,9 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retains_grad = False
+        self._version_counter = _Version()
+        self._base: Tensor | None = None  # the tensor this one is a view of (set by Function.apply)
+        self._view_fn = None              # (Function class, params) that made that view
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -167,13 +269,14 @@ class Tensor:
     @property
     def data(self) -> "Tensor":
         """A tensor sharing this one's storage, cut from the graph (``requires_grad=False``), as in PyTorch:
-        changing it changes this tensor without autograd noticing."""
+        changing it changes this tensor without autograd noticing (it has a version counter of its own)."""
         return Tensor(self.array)
 
     @data.setter
     def data(self, value) -> None:
         """``t.data = other`` makes ``t`` use ``other``'s storage (a Tensor or an array), keeping its graph role."""
         self.array = value.array if isinstance(value, Tensor) else value
+        self._base = self._view_fn = None
 
     @property
     def shape(self) -> Size:
@@ -197,8 +300,19 @@ class Tensor:
         return self.array.dtype
 
     @property
-    def device(self) -> str:
-        return backend.device_of(self.array)
+    def device(self) -> Device:
+        """Where the storage lives: ``device(type='cpu')`` or ``device(type='cuda', index=0)``; equal to the
+        strings "cpu" and "cuda" / "cuda:0"."""
+        return _DEVICES[backend.device_of(self.array)]
+
+    @property
+    def is_cuda(self) -> bool:
+        return backend.device_of(self.array) == "cuda"
+
+    @property
+    def _version(self) -> int:
+        """How many in-place changes this tensor's storage has had (PyTorch's ``t._version``)."""
+        return self._version_counter.value
 
     @property
     def is_leaf(self) -> bool:
@@ -216,8 +330,8 @@ class Tensor:
     def __repr__(self) -> str:
         body = np.array2string(self.numpy(), separator=", ", prefix="tensor(")
         extra = []
-        if self.dtype != backend.DEFAULT_DTYPE and self.dtype != np.int64:
-            extra.append(f"dtype={self.dtype}")
+        if self.dtype not in (backend.DEFAULT_DTYPE, np.int64, np.bool_):
+            extra.append(f"dtype=tinycnn.{self.dtype}")
         if self.device != "cpu":
             extra.append(f"device='{self.device}'")
         if self._ctx is not None:
@@ -252,8 +366,16 @@ class Tensor:
         return self.numpy().tolist()
 
     def detach(self) -> "Tensor":
-        """A new tensor sharing the data, cut from the graph."""
-        return Tensor(self.array)
+        """A new tensor sharing the storage and its version counter, cut from the graph."""
+        out = Tensor(self.array)
+        out._version_counter = self._version_counter
+        return out
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor from the graph in place: it becomes a leaf that does not require grad."""
+        self._ctx = None
+        self.requires_grad = False
+        return self
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if requires_grad and self.array.dtype.kind not in "fc":
@@ -268,32 +390,6 @@ class Tensor:
         self._retains_grad = True
         return self
 
-    def zero_(self) -> "Tensor":
-        """Fill with zeros in place (the data of a leaf; used by ``nn.init`` and on ``.grad``)."""
-        self.array[...] = 0
-        return self
-
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """A copy on ``device`` and/or of ``dtype`` (``self`` when nothing changes); differentiable."""
-        if isinstance(device, (np.dtype, type)) and dtype is None:
-            device, dtype = None, device
-        from .ops.conversion import to  # noqa: PLC0415  (ops sit above autograd)
-        return to(self, device=device, dtype=dtype)
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self) -> "Tensor":
-        return self.to("cuda")
-
-    def float(self) -> "Tensor":
-        return self.to(dtype=np.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(dtype=np.float64)
-
-    def long(self) -> "Tensor":
-        return self.to(dtype=np.int64)
 
     # ---- backward -----------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
@@ -327,71 +423,83 @@ def _accumulate_grad(t: Tensor, g) -> None:
 
 
 def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
-    # Pass 1: count, for every tensor reachable from root, how many recorded functions consume it.
+    """Send ``grad`` (d root) back through the recorded graph into the leaves' ``.grad``.
+
+    The nodes are the recorded functions and the leaf tensors. A function reaches an input through the edge
+    (input tensor, the function that had made it when the edge was recorded): after an in-place op gives a
+    tensor a new ``grad_fn``, the earlier consumers' gradients still go to the function that made the value
+    they read.
+    """
+    def key(t, fn):
+        return id(fn) if fn is not None else id(t)
+
+    # Pass 1: count, for every node reachable from root, how many recorded functions consume it.
     pending: dict[int, int] = {}
-    stack = [root]
-    seen = {id(root)}
+    stack = [root._ctx] if root._ctx is not None else []
+    seen = {key(root, root._ctx)}
     while stack:
-        fn = stack.pop()._ctx
-        if fn is None:
-            continue
+        fn = stack.pop()
         if fn.inputs is None:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (its saved arrays were freed). "
                 "Pass retain_graph=True to the first backward() if you need to.")
-        for inp in fn.inputs:
-            if isinstance(inp, Tensor) and inp.requires_grad:
-                key = id(inp)
-                pending[key] = pending.get(key, 0) + 1
-                if key not in seen:
-                    seen.add(key)
-                    stack.append(inp)
+        for inp, made_by, need in zip(fn.inputs, fn.input_ctx, fn.needs_input_grad):
+            if not need:
+                continue
+            k = id(made_by) if made_by is not None else id(inp)
+            pending[k] = pending.get(k, 0) + 1
+            if k not in seen:
+                seen.add(k)
+                if made_by is not None:
+                    stack.append(made_by)
 
-    # Pass 2: a tensor is ready once all its consumers have contributed (pending count reaches zero).
-    grads = {id(root): grad}
-    ready = [root]
+    # Pass 2: a node is ready once all its consumers have contributed (pending count reaches zero).
+    grads = {key(root, root._ctx): grad}
+    ready = [(root, root._ctx)]
     while ready:
-        t = ready.pop()
-        g = grads.pop(id(t), None)
-        fn = t._ctx
-        if g is not None and (fn is None or t._retains_grad):
+        t, fn = ready.pop()
+        g = grads.pop(key(t, fn), None)
+        if g is not None and (fn is None or (t._retains_grad and t._ctx is fn)):
             _accumulate_grad(t, g)
         if fn is None:
             continue
         if g is None:  # no gradient reached this node (every path gave None): its inputs get none from it
             in_grads = (None,) * len(fn.inputs)
         else:
+            fn.check_versions()
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
             if len(in_grads) != len(fn.inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(in_grads)} gradients for "
                                    f"{len(fn.inputs)} inputs")
-        for inp, gi in zip(fn.inputs, in_grads):
-            if not (isinstance(inp, Tensor) and inp.requires_grad):
+        for inp, made_by, need, gi in zip(fn.inputs, fn.input_ctx, fn.needs_input_grad, in_grads):
+            if not need:
                 continue
-            key = id(inp)
+            k = id(made_by) if made_by is not None else id(inp)
             if gi is not None:
                 if gi.shape != inp.array.shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {tuple(gi.shape)} "
                                        f"for an input of shape {tuple(inp.array.shape)}")
                 if gi.dtype != inp.array.dtype:
                     gi = gi.astype(inp.array.dtype)
-                prev = grads.get(key)
-                grads[key] = gi if prev is None else prev + gi
-            pending[key] -= 1
-            if pending[key] == 0:
-                ready.append(inp)
+                prev = grads.get(k)
+                grads[k] = gi if prev is None else prev + gi
+            pending[k] -= 1
+            if pending[k] == 0:
+                ready.append((inp, made_by))
         if not retain_graph:
             fn.release()
 
 
-# ---- creation functions ---------------------------------------------------------------------------------
+_DEVICES = {"cpu": Device("cpu"), "cuda": Device("cuda", 0)}
+
+
 def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:
     """A new tensor holding a copy of ``data``.
 
     NumPy arrays keep their dtype (float64 stays float64); Python floats and lists become float32,
-    Python ints int64.
+    Python ints int64, Python bools bool.
     """
     if isinstance(data, Tensor):
         data = data.array
@@ -405,74 +513,3 @@ def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor
 def from_numpy(array: np.ndarray) -> Tensor:
     """A tensor sharing memory with ``array``."""
     return Tensor(array)
-
-
-def _shape_arg(size, name):
-    if len(size) == 1 and isinstance(size[0], (tuple, list)):
-        size = tuple(size[0])
-    for s in size:
-        if not isinstance(s, numbers.Integral) or s < 0:
-            raise ValueError(f"{name}(): size must be non-negative integers, got {size}")
-    return tuple(int(s) for s in size)
-
-
-def _make(fill, args, size, dtype, device, requires_grad, name):
-    if size is not None:
-        if args:
-            raise TypeError(f"{name}(): give the size positionally or as size=, not both")
-        args = (size,)
-    shape = _shape_arg(args, name)
-    dtype = backend.to_dtype(dtype) or backend.DEFAULT_DTYPE
-    arr = fill(shape, dtype)
-    if device is not None:
-        arr = backend.to_device(arr, device)
-    return Tensor(arr, requires_grad=requires_grad)
-
-
-def zeros(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """``zeros(2, 3)``, ``zeros((2, 3))`` or ``zeros(size=(2, 3))``; float32 unless ``dtype``."""
-    return _make(np.zeros, args, size, dtype, device, requires_grad, "zeros")
-
-
-def ones(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(np.ones, args, size, dtype, device, requires_grad, "ones")
-
-
-def full(size, fill_value, dtype=None, device=None, requires_grad=False) -> Tensor:
-    return _make(lambda s, d: np.full(s, fill_value, d), (), size, dtype, device, requires_grad, "full")
-
-
-def rand(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Uniform samples in [0, 1) from tinycnn's global generator (see ``manual_seed``)."""
-    return _make(lambda s, d: backend.get_rng().random(s).astype(d), args, size, dtype, device,
-                 requires_grad, "rand")
-
-
-def randn(*args, size=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """Standard normal samples from tinycnn's global generator (see ``manual_seed``)."""
-    return _make(lambda s, d: backend.get_rng().standard_normal(s).astype(d), args, size, dtype, device,
-                 requires_grad, "randn")
-
-
-def zeros_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    xp = get_array_module(t.array)
-    return Tensor(xp.zeros_like(t.array, dtype=dtype), requires_grad=requires_grad)
-
-
-def ones_like(t: Tensor, dtype=None, requires_grad=False) -> Tensor:
-    xp = get_array_module(t.array)
-    return Tensor(xp.ones_like(t.array, dtype=dtype), requires_grad=requires_grad)
-
-
-def arange(start, end=None, step=1, dtype=None, device=None) -> Tensor:
-    """Like ``torch.arange``: int64 for integer arguments, float32 otherwise."""
-    if end is None:
-        start, end = 0, start
-    arr = np.arange(start, end, step)
-    if dtype is not None:
-        arr = arr.astype(backend.to_dtype(dtype))
-    elif arr.dtype.kind == "f":
-        arr = arr.astype(backend.DEFAULT_DTYPE)
-    else:
-        arr = arr.astype(np.int64)
-    return Tensor(arr if device is None else backend.to_device(arr, device))

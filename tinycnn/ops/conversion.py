@@ -1,4 +1,12 @@
-"""Moving a tensor between devices and dtypes, differentiably."""
+"""Moving a tensor between devices and dtypes, differentiably, and PyTorch's conversion methods.
+
+``t.to(...)`` takes PyTorch's forms: ``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(other)``
+(other's device and dtype), with ``copy=True`` for a copy even when nothing changes. ``.float()``,
+``.long()``, ``.int()``, ``.bool()``, ``.half()``... are ``to(dtype)``; ``.type()`` answers with PyTorch's
+legacy type name (``'tinycnn.FloatTensor'``) and ``.type(dtype)`` converts. A conversion to a floating dtype
+passes the gradient back (cast to the source dtype); one to an integer or bool dtype cuts the graph, as in
+PyTorch (the result cannot require grad).
+"""
 from __future__ import annotations
 
 from .. import backend
@@ -18,15 +26,46 @@ class To(Function):
         return g.astype(self.src_dtype, copy=False)
 
 
-def to(x: Tensor, device=None, dtype=None) -> Tensor:
+def to(x: Tensor, device=None, dtype=None, copy: bool = False) -> Tensor:
     device = backend.normalize_device(device) if device is not None else None
     dtype = backend.to_dtype(dtype)
     if (device is None or device == x.device) and (dtype is None or dtype == x.dtype):
-        return x
+        return clone(x) if copy else x
+    if dtype is not None and dtype.kind not in "fc":
+        # integer/bool results cannot carry a gradient: convert outside the graph
+        y = backend.to_device(x.array, device) if device is not None else x.array
+        return Tensor(y.astype(dtype))
     return To.apply(x, device=device, dtype=dtype)
 
 
-def clone(x: Tensor) -> Tensor:
+def _is_dtype(arg) -> bool:
+    """A dtype (or a dtype's name) rather than a device: ``to("float64")`` vs ``to("cuda")``."""
+    if isinstance(arg, backend.Device) or arg is None:
+        return False
+    try:
+        backend.to_dtype(arg)
+        return True
+    except TypeError:
+        return False
+
+
+def to_method(self: Tensor, *args, device=None, dtype=None, non_blocking: bool = False, copy: bool = False,
+              memory_format=None) -> Tensor:
+    """``to(dtype)``, ``to(device)``, ``to(device, dtype)``, ``to(tensor)``; keywords as PyTorch's
+    (``non_blocking`` and ``memory_format`` are accepted and change nothing here)."""
+    if len(args) > 2:
+        raise TypeError(f"to(): expected at most 2 positional arguments, got {len(args)}")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif _is_dtype(arg):
+            dtype = arg
+        else:
+            device = arg
+    return to(self, device=device, dtype=dtype, copy=copy)
+
+
+def clone(x: Tensor, *, memory_format=None) -> Tensor:
     return Clone.apply(x)
 
 
@@ -40,4 +79,52 @@ class Clone(Function):
         return gy
 
 
-TENSOR_METHODS = {"clone": clone}
+def _converter(dtype):
+    def convert(self: Tensor, memory_format=None) -> Tensor:
+        return to(self, dtype=dtype)
+    convert.__doc__ = f"``self.to({dtype})``."
+    return convert
+
+
+def type_(self: Tensor, dtype=None, non_blocking: bool = False):
+    """With no argument, PyTorch's legacy type name (``'tinycnn.FloatTensor'``, ``'tinycnn.cuda.LongTensor'``);
+    with a dtype (or such a name), the tensor converted to it."""
+    if dtype is None:
+        name = backend.TYPE_NAMES.get(self.dtype, str(self.dtype))
+        return f"tinycnn.{'cuda.' if self.is_cuda else ''}{name}"
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        wanted = dtype.split(".")[-1]
+        matches = [d for d, n in backend.TYPE_NAMES.items() if n == wanted]
+        if not matches:
+            raise TypeError(f"type(): unknown tensor type {dtype!r}")
+        return to(self, device="cuda" if ".cuda." in dtype else None, dtype=matches[0])
+    return to(self, dtype=dtype)
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.dtype.kind == "f"
+
+
+def is_complex(input: Tensor) -> bool:
+    return input.dtype.kind == "c"
+
+
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+TENSOR_METHODS = {
+    "clone": clone, "to": to_method, "type": type_,
+    "cpu": lambda self, memory_format=None: to(self, device="cpu"),
+    "cuda": lambda self, device=None, non_blocking=False, memory_format=None: to(self, device=device or "cuda"),
+    "float": _converter(backend.float32), "double": _converter(backend.float64),
+    "half": _converter(backend.float16), "long": _converter(backend.int64), "int": _converter(backend.int32),
+    "short": _converter(backend.int16), "char": _converter(backend.int8), "byte": _converter(backend.uint8),
+    "bool": _converter(backend.bool_),
+    "type_as": lambda self, other: to(self, dtype=other.dtype),
+    "is_floating_point": is_floating_point, "is_complex": is_complex,
+    "element_size": lambda self: int(self.dtype.itemsize),
+    "itemsize": property(lambda self: int(self.dtype.itemsize)),
+    "nbytes": property(lambda self: int(self.array.nbytes)),
+    "get_device": lambda self: 0 if self.is_cuda else -1,
+}
