@@ -1,9 +1,10 @@
 """Elementwise math: exp, log, sqrt, abs, sign, clamp, maximum, minimum, where.
 
 Every backward is the chain rule for an elementwise map, ``gx = gy * f'(x)``, with PyTorch's value at the
-kinks (/work/shared/reference/torch_semantics.md section 6): abs'(0) = 0; ``clamp`` with Python-number
-bounds has slope 1 only strictly inside (min, max), 0 at the bounds; ``maximum``/``minimum`` (and ``clamp``
-with *tensor* bounds, built from them) split a tie 0.5/0.5 between the two inputs.
+kinks: abs'(0) = 0 (and 0 at NaN); ``clamp`` with Python-number bounds has slope 1 only strictly inside
+(min, max), 0 at the bounds and at NaN; ``maximum``/``minimum`` (and ``clamp`` with *tensor* bounds, built
+from them) split a tie 0.5/0.5 between the two inputs, and where either is NaN both get the whole gradient.
+At the poles the formulas give PyTorch's infinities: log'(0) = 1/0 = inf, log'(-0) = -inf, sqrt'(0) = inf.
 
 Constants in the formulas are Python numbers, so float32 stays float32.
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ..backend import DEFAULT_DTYPE, get_array_module
-from .arithmetic import _shape, as_operand, check_broadcast, unbroadcast
+from ..backend import DEFAULT_DTYPE, get_array_module, result_type
+from ._args import tensor_arg as _tensor
+from .arithmetic import _quiet, _shape, as_operand, check_broadcast, promote, unbroadcast
 
 
 def _floating(x):
@@ -37,29 +39,35 @@ class Log(Function):
 
     def forward(self, x):
         self.x = _floating(x)
-        return get_array_module(x).log(self.x)
+        with _quiet():
+            return get_array_module(x).log(self.x)
 
     def backward(self, gy):
-        return gy / self.x
+        with _quiet():
+            return gy / self.x
 
 
 class Sqrt(Function):
     """y = sqrt(x).  dy/dx = 1 / (2 sqrt(x)):  gx = gy / (2 y)."""
 
     def forward(self, x):
-        self.y = get_array_module(x).sqrt(_floating(x))
+        with _quiet():
+            self.y = get_array_module(x).sqrt(_floating(x))
         return self.y
 
     def backward(self, gy):
-        return gy / (2 * self.y)
+        with _quiet():
+            return gy / (2 * self.y)
 
 
 class Abs(Function):
-    """y = |x|.  dy/dx = sign(x) (0 at x = 0, like PyTorch):  gx = gy * sign(x)."""
+    """y = |x|.  dy/dx = sign(x) (0 at x = 0 and at NaN, like PyTorch):  gx = gy * sign(x)."""
 
     def forward(self, x):
         xp = get_array_module(x)
         self.sign = xp.sign(x)
+        if x.dtype.kind == "f":
+            self.sign = xp.nan_to_num(self.sign, nan=0.0)
         return xp.abs(x)
 
     def backward(self, gy):
@@ -107,6 +115,7 @@ class _Extremum(Function):
 
     def forward(self, a, b):
         check_broadcast(a, b, self.pick)
+        a, b = promote(a, b)
         xp = get_array_module(a, b)
         self.a, self.b = a, b
         return getattr(xp, self.pick)(a, b)
@@ -114,12 +123,16 @@ class _Extremum(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         a, b = self.a, self.b
+        b_wins = (a < b) if self.pick == "maximum" else (a > b)
         a_wins = (a > b) if self.pick == "maximum" else (a < b)
         tie = a == b
-        # 1 where a wins, 0.5 on ties, 0 where b wins; float constants keep gy's dtype
-        share_a = xp.where(a_wins, gy, xp.where(tie, gy * 0.5, 0.0))
-        ga = unbroadcast(share_a, _shape(a)) if self.needs_input_grad[0] else None
-        gb = unbroadcast(gy - share_a, _shape(b)) if self.needs_input_grad[1] else None
+        # 1 where the input wins, 0.5 on ties, 0 where the other wins; with a NaN no comparison holds and
+        # both get the whole gradient (PyTorch's rule). Float constants keep gy's dtype.
+        ga = gb = None
+        if self.needs_input_grad[0]:
+            ga = unbroadcast(xp.where(b_wins, 0.0, xp.where(tie, gy * 0.5, gy)), _shape(a))
+        if self.needs_input_grad[1]:
+            gb = unbroadcast(xp.where(a_wins, 0.0, xp.where(tie, gy * 0.5, gy)), _shape(b))
         return ga, gb
 
 
@@ -135,6 +148,7 @@ class Where(Function):
     """y = a where cond else b (broadcast).  ga = unbroadcast(gy * [cond]), gb = unbroadcast(gy * [not cond])."""
 
     def forward(self, a, b, *, cond):
+        a, b = promote(a, b)
         xp = get_array_module(a, b, cond)
         self.cond = cond
         self.shapes = _shape(a), _shape(b)
@@ -149,13 +163,6 @@ class Where(Function):
 
 
 # ---- functional forms -------------------------------------------------------------------------------------
-def _tensor(x, name):
-    x = as_operand(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
-    return x
-
-
 def exp(input):
     return Exp.apply(_tensor(input, "exp"))
 
@@ -200,8 +207,24 @@ def clamp(input, min=None, max=None):
 clip = clamp
 
 
-def where(condition, input, other):
-    """``input`` where ``condition`` is true, else ``other``; a bool Tensor/array condition, broadcast."""
+def clamp_min(input, min):
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):
+    return clamp(input, max=max)
+
+
+def where(condition, input=None, other=None):
+    """``input`` where ``condition`` is true, else ``other``; a bool Tensor/array condition, broadcast.
+
+    ``where(condition)`` alone is ``nonzero(condition, as_tuple=True)``: one index tensor per dim."""
+    if input is None and other is None:
+        from .indexing import nonzero  # noqa: PLC0415  (indexing builds on this module)
+        return nonzero(condition if isinstance(condition, Tensor) else Tensor(np.asarray(condition)),
+                       as_tuple=True)
+    if input is None or other is None:
+        raise TypeError("where(): give both input and other, or neither (where(condition) = nonzero)")
     cond = condition.array if isinstance(condition, Tensor) else condition
     if not hasattr(cond, "dtype"):
         cond = np.asarray(cond)
@@ -210,7 +233,7 @@ def where(condition, input, other):
     a, b = as_operand(input), as_operand(other)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         xp = get_array_module(cond)
-        return Tensor(xp.where(cond, a, b))
+        return Tensor(xp.where(cond, a, b).astype(result_type(a, b)))
     check_broadcast(cond, a, "where")
     check_broadcast(cond, b, "where")
     return Where.apply(a, b, cond=cond)
@@ -219,6 +242,7 @@ def where(condition, input, other):
 TENSOR_METHODS = {
     "exp": exp, "log": log, "sqrt": sqrt, "abs": abs, "__abs__": abs, "sign": sign,
     "clamp": clamp, "clip": clip, "maximum": maximum, "minimum": minimum,
+    "clamp_min": clamp_min, "clamp_max": clamp_max,
     # PyTorch's x.where(condition, y) == where(condition, x, y)
     "where": lambda self, condition, other: where(condition, self, other),
 }

@@ -11,29 +11,8 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from .arithmetic import as_operand
-
-
-def normalize_dims(dim, ndim: int, op: str) -> tuple:
-    """``dim`` (None, an int or a sequence of ints, negatives allowed) as a sorted tuple of axes.
-
-    None means every axis. A 0-d tensor accepts dim 0 and -1 (as PyTorch does) and reduces nothing.
-    """
-    if dim is None:
-        return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
-    span = ndim if ndim > 0 else 1  # (not max(): this module defines its own max)
-    out = []
-    for d in dims:
-        if not isinstance(d, numbers.Integral) or isinstance(d, bool):
-            raise TypeError(f"{op}(): dim must be an int or a tuple of ints, got {dim!r}")
-        if not -span <= d < span:
-            raise ValueError(f"{op}(): dim {d} is out of range for a tensor with ndim {ndim} "
-                             f"(expected a dim in [{-span}, {span - 1}])")
-        out.append(int(d) % span)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{op}(): dim {dim!r} names the same dimension twice")
-    return tuple(sorted(out)) if ndim > 0 else ()
+from ._args import normalize_dims, numpy_aliases
+from ._args import tensor_arg as _tensor
 
 
 def _kept_shape(shape, axes):
@@ -99,7 +78,7 @@ class Var(Function):
 
 def _quiet(xp):
     import numpy as np  # noqa: PLC0415  (errstate is a NumPy context; CuPy does not warn)
-    return np.errstate(divide="ignore", invalid="ignore")
+    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 class Amax(Function):
@@ -107,19 +86,25 @@ class Amax(Function):
 
     With M = {i : x_i = y} (the k tied maxima), y is locally the mean of x over M, so
     dy/dx_i = [i in M] / k:  gx = gy * mask / count, broadcast back over D.
+
+    NaN, as PyTorch: a NaN wins (y = NaN). ``x.max()`` over everything then sends the gradient to the NaN
+    elements (M = the NaNs); ``amax`` keeps M = {x_i = y}, which is empty, and gives NaN gradients (0/0).
     """
 
-    def forward(self, x, *, axes, keepdim, largest):
+    def forward(self, x, *, axes, keepdim, largest, nan_wins=False):
         xp = get_array_module(x)
         y = (xp.amax if largest else xp.amin)(x, axis=axes, keepdims=True)
         self.mask = x == y
+        if nan_wins and x.dtype.kind == "f":
+            self.mask = xp.where(xp.isnan(y), xp.isnan(x), self.mask)
         self.axes, self.shape = axes, x.shape
         return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
 
     def backward(self, gy):
         g = gy.reshape(_kept_shape(self.shape, self.axes))
         count = self.mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
-        return self.mask * (g / count)
+        with _quiet(None):
+            return self.mask * (g / count)
 
 
 class MaxDim(Function):
@@ -143,13 +128,7 @@ class MaxDim(Function):
 
 
 # ---- functional forms -------------------------------------------------------------------------------------
-def _tensor(x, name):
-    x = as_operand(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
-    return x
-
-
+@numpy_aliases
 def sum(input, dim=None, keepdim: bool = False, dtype=None):  # noqa: A001  (PyTorch's name)
     x = _tensor(input, "sum")
     if dtype is not None:
@@ -157,6 +136,7 @@ def sum(input, dim=None, keepdim: bool = False, dtype=None):  # noqa: A001  (PyT
     return Sum.apply(x, axes=normalize_dims(dim, x.ndim, "sum"), keepdim=keepdim)
 
 
+@numpy_aliases
 def mean(input, dim=None, keepdim: bool = False, dtype=None):
     x = _tensor(input, "mean")
     if dtype is not None:
@@ -175,6 +155,7 @@ def _correction(op, unbiased, correction):
     return 1 if unbiased is None or unbiased else 0
 
 
+@numpy_aliases
 def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """Variance over ``dim``; divides by N - correction (correction 1 = unbiased, the default)."""
     x = _tensor(input, "var")
@@ -186,6 +167,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
                      correction=_correction("var", unbiased, correction))
 
 
+@numpy_aliases
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """sqrt(var): composed, so its gradient is var's times 1 / (2 std)."""
     from .elementwise import sqrt  # noqa: PLC0415  (sibling module; avoids an import order dependency)
@@ -204,7 +186,7 @@ def _extreme(op, largest, input, dim, keepdim, other):
     if x.numel() == 0:
         raise ValueError(f"{op}(): cannot reduce an empty tensor of shape {tuple(x.shape)}")
     if dim is None:
-        return Amax.apply(x, axes=tuple(range(x.ndim)), keepdim=False, largest=largest)
+        return Amax.apply(x, axes=tuple(range(x.ndim)), keepdim=False, largest=largest, nan_wins=True)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}(): dim must be an int, got {dim!r} (use amax/amin for several dims)")
     (axis,) = normalize_dims(dim, x.ndim, op) or (None,)
@@ -218,16 +200,19 @@ def _extreme(op, largest, input, dim, keepdim, other):
     return (_max_result if largest else _min_result)(values, indices)
 
 
+@numpy_aliases
 def max(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
     """``max(x)``: the largest value (ties share the gradient); ``max(x, dim)``: (values, indices) with
     the gradient going to the first maximum; ``max(x, y)`` with a Tensor y: elementwise maximum."""
     return _extreme("max", True, input, dim, keepdim, other)
 
 
+@numpy_aliases
 def min(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
     return _extreme("min", False, input, dim, keepdim, other)
 
 
+@numpy_aliases
 def amax(input, dim=(), keepdim: bool = False):
     """Max over ``dim`` (int or tuple; () or None = all), ties split evenly."""
     x = _tensor(input, "amax")
@@ -235,6 +220,7 @@ def amax(input, dim=(), keepdim: bool = False):
     return Amax.apply(x, axes=axes, keepdim=keepdim, largest=True)
 
 
+@numpy_aliases
 def amin(input, dim=(), keepdim: bool = False):
     x = _tensor(input, "amin")
     axes = normalize_dims(None if dim == () else dim, x.ndim, "amin")
@@ -258,16 +244,195 @@ def _arg(op, largest, input, dim, keepdim):
     return Tensor(idx.astype("int64"))
 
 
+@numpy_aliases
 def argmax(input, dim=None, keepdim: bool = False):
     """Index of the (first) largest value; over the flattened tensor when ``dim`` is None. No gradient."""
     return _arg("argmax", True, input, dim, keepdim)
 
 
+@numpy_aliases
 def argmin(input, dim=None, keepdim: bool = False):
     return _arg("argmin", False, input, dim, keepdim)
 
 
+class Prod(Function):
+    """y = prod_i x_i along one axis (or over all elements).
+
+    dy/dx_i = prod_{j != i} x_j = L_i R_i, with L_i = x_0 ... x_{i-1} and R_i = x_{i+1} ... x_{n-1} (the
+    exclusive cumulative products from each side). Computed this way, not as y / x_i, it is exact where
+    x_i = 0: with one zero only that element gets a nonzero gradient, with two or more all get 0 (PyTorch).
+    """
+
+    def forward(self, x, *, axis, keepdim):
+        xp = get_array_module(x)
+        if x.dtype.kind in "biu":
+            x = x.astype("int64")
+        self.x, self.axis = (x.reshape(-1), 0) if axis is None else (x, axis)
+        self.shape = x.shape
+        y = xp.prod(self.x, axis=self.axis, keepdims=True)
+        if axis is None:
+            return y.reshape((1,) * x.ndim if keepdim else ())
+        return y if keepdim else xp.squeeze(y, axis=axis)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        x, axis = self.x, self.axis
+        left = _exclusive_cumprod(x, axis, xp)
+        right = xp.flip(_exclusive_cumprod(xp.flip(x, axis=axis), axis, xp), axis=axis)
+        g = gy.reshape([1 if i == axis else n for i, n in enumerate(x.shape)])
+        return (g * left * right).reshape(self.shape)
+
+
+def _exclusive_cumprod(x, axis, xp):
+    """c_i = x_0 ... x_{i-1} along ``axis`` (c_0 = 1), without dividing."""
+    c = xp.roll(xp.cumprod(x, axis=axis), 1, axis=axis)
+    c[(slice(None),) * axis + (0,)] = 1
+    return c
+
+
+@numpy_aliases
+def prod(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """Product over one dim (or all elements); integers and bools give int64."""
+    x = _tensor(input, "prod")
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    if dim is not None and not isinstance(dim, numbers.Integral):
+        raise TypeError(f"prod(): dim must be an int or None, got {dim!r}")
+    axes = normalize_dims(dim, x.ndim, "prod") if dim is not None else None
+    if axes == ():  # a 0-d tensor along its dim 0: itself
+        return x * 1
+    if x.numel() == 0:  # the empty product is 1 (no gradient to send)
+        xp = get_array_module(x.array)
+        arr = x.array if x.dtype.kind == "f" else x.array.astype("int64")
+        return Tensor(xp.prod(arr, axis=None if axes is None else axes[0], keepdims=keepdim))
+    return Prod.apply(x, axis=None if axes is None else axes[0], keepdim=keepdim)
+
+
+class LogSumExp(Function):
+    """y = log sum_{i in D} exp(x_i), computed as m + log sum exp(x_i - m) with m = max over D (m = 0 where
+    the max is infinite, as PyTorch).  dy/dx_i = exp(x_i - y), the softmax over D:  gx = gy * exp(x - y)."""
+
+    def forward(self, x, *, axes, keepdim):
+        xp = get_array_module(x)
+        x = x if x.dtype.kind in "fc" else x.astype("float32")
+        m = xp.amax(x, axis=axes, keepdims=True) if x.size else xp.zeros([1] * x.ndim, x.dtype)
+        m = xp.where(xp.isinf(m), 0, m)
+        with _quiet(xp):
+            y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
+        self.x, self.y, self.axes = x, y, axes
+        return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        g = gy.reshape(_kept_shape(self.x.shape, self.axes))
+        with _quiet(xp):
+            return g * xp.exp(self.x - self.y)
+
+
+@numpy_aliases
+def logsumexp(input, dim, keepdim: bool = False):
+    """log(sum(exp(x))) over ``dim`` without overflow."""
+    x = _tensor(input, "logsumexp")
+    return LogSumExp.apply(x, axes=normalize_dims(dim, x.ndim, "logsumexp"), keepdim=keepdim)
+
+
+@numpy_aliases
+def var_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(var, mean) over ``dim``, as ``torch.var_mean``."""
+    return (var(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim) if dim is not None else mean(input, keepdim=keepdim))
+
+
+@numpy_aliases
+def std_mean(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
+    """(std, mean) over ``dim``, as ``torch.std_mean``."""
+    return (std(input, dim, unbiased, keepdim, correction=correction),
+            mean(input, dim, keepdim) if dim is not None else mean(input, keepdim=keepdim))
+
+
+_aminmax_result = collections.namedtuple("aminmax", ["min", "max"])
+
+
+def aminmax(input, *, dim=None, keepdim: bool = False):
+    """(amin, amax) over ``dim`` (or everything), as a named pair ``(min, max)``."""
+    axes = () if dim is None else dim
+    return _aminmax_result(amin(input, axes, keepdim), amax(input, axes, keepdim))
+
+
+def _not_nan(x):
+    from .elementwise import where  # noqa: PLC0415  (sibling module; elementwise imports this one's helpers)
+    mask = get_array_module(x.array).isnan(x.array)
+    return where(mask, 0.0, x), ~mask
+
+
+@numpy_aliases
+def nansum(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """sum with NaNs counted as 0 (their gradient is 0)."""
+    x = _tensor(input, "nansum")
+    if x.dtype.kind != "f":
+        return sum(x, dim, keepdim, dtype=dtype)
+    return sum(_not_nan(x)[0], dim, keepdim, dtype=dtype)
+
+
+@numpy_aliases
+def nanmean(input, dim=None, keepdim: bool = False, *, dtype=None):
+    """mean over the non-NaN elements."""
+    x = _tensor(input, "nanmean")
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    filled, kept = _not_nan(x)
+    count = kept.sum(axis=normalize_dims(dim, x.ndim, "nanmean"), keepdims=keepdim)
+    return sum(filled, dim, keepdim) / Tensor(count.astype(x.dtype))
+
+
+class Norm(Function):
+    """y = (sum_{i in D} |x_i|^p)^(1/p) for 0 < p < inf.
+
+    dy/dx_i = sign(x_i) |x_i|^(p-1) / y^(p-1)  (p = 2: x_i / y). Where y = 0 every x_i = 0 and PyTorch
+    returns 0; so does this (for p < 1 the formula would give inf there too)."""
+
+    def forward(self, x, *, p, axes, keepdim):
+        xp = get_array_module(x)
+        self.x, self.p, self.axes = x, p, axes
+        self.y = (xp.abs(x) ** p).sum(axis=axes, keepdims=True) ** (1.0 / p)
+        return self.y if keepdim else self.y.reshape([n for i, n in enumerate(x.shape) if i not in axes])
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        g = gy.reshape(_kept_shape(self.x.shape, self.axes))
+        x, y, p = self.x, self.y, self.p
+        with _quiet(xp):
+            d = xp.sign(x) * xp.abs(x) ** (p - 1) / y ** (p - 1)
+        return xp.where(y == 0, 0, g * d)
+
+
+@numpy_aliases
+def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
+    """The vector p-norm over ``dim`` (or all elements): p = 'fro' or 2 (Euclidean), 1, any p > 0,
+    ``inf`` (largest |x|), ``-inf`` (smallest), 0 (number of nonzeros, no gradient)."""
+    from .elementwise import abs as _abs  # noqa: PLC0415  (sibling module)
+    x = _tensor(input, "norm")
+    if dtype is not None:
+        x = x.to(dtype=dtype)
+    if x.dtype.kind != "f":
+        raise TypeError(f"norm(): expected a floating-point tensor, got dtype {x.dtype}")
+    p = 2.0 if p in ("fro", None) else p
+    if isinstance(p, str) or not isinstance(p, numbers.Number):
+        raise ValueError(f"norm(): p must be a number, 'fro', inf or -inf, got {p!r}")
+    axes = normalize_dims(dim, x.ndim, "norm")
+    if p == float("inf"):
+        return amax(_abs(x), axes, keepdim)
+    if p == float("-inf"):
+        return amin(_abs(x), axes, keepdim)
+    if p == 0:
+        return Tensor((x.array != 0).sum(axis=axes, keepdims=keepdim).astype(x.dtype))
+    if p < 0:
+        raise ValueError(f"norm(): p must be positive (or 0, inf, -inf), got {p!r}")
+    return Norm.apply(x, p=float(p), axes=axes, keepdim=keepdim)
+
+
 TENSOR_METHODS = {
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min, "amax": amax, "amin": amin,
-    "argmax": argmax, "argmin": argmin,
+    "argmax": argmax, "argmin": argmin, "prod": prod, "logsumexp": logsumexp, "aminmax": aminmax,
+    "nansum": nansum, "nanmean": nanmean, "norm": norm,
 }

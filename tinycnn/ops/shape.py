@@ -1,5 +1,5 @@
-"""Shape ops: reshape/view, transpose/permute/T, flatten, squeeze/unsqueeze, expand, indexing, pad, cat, stack,
-split/chunk/unbind, iteration.
+"""Shape ops: reshape/view, transpose/permute/T, flatten, squeeze/unsqueeze, expand, pad, cat, stack,
+split/chunk/unbind, iteration (indexing is in ``indexing.py``, the other rearrangements in ``layout.py``).
 
 None of these does arithmetic: each output element is a copy of one input element (or a constant), so the
 backward sends every output gradient back to the element it came from. Pure rearrangements (reshape,
@@ -16,36 +16,14 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
-from .arithmetic import as_operand, unbroadcast
-from .reduction import normalize_dims
-
-
-def _tensor(x, name):
-    x = as_operand(x)
-    if not isinstance(x, Tensor):
-        raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
-    return x
-
-
-def _dim(dim, ndim, op, extra=0):
-    """One dim in [-(ndim + extra), ndim + extra), as a non-negative axis (extra=1 for unsqueeze/stack)."""
-    span = (ndim if ndim > 0 else 1) if extra == 0 else ndim + extra
-    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool):
-        raise TypeError(f"{op}(): dim must be an int, got {dim!r}")
-    if not -span <= dim < span:
-        raise ValueError(f"{op}(): dim {dim} is out of range for a tensor with ndim {ndim} "
-                         f"(expected a dim in [{-span}, {span - 1}])")
-    return int(dim) % span
-
-
-def _sizes(args, op):
-    """Accept ``f(2, 3)``, ``f((2, 3))`` or ``f([2, 3])``; return a tuple of ints."""
-    if len(args) == 1 and isinstance(args[0], (tuple, list)):
-        args = tuple(args[0])
-    for s in args:
-        if not isinstance(s, numbers.Integral) or isinstance(s, bool):
-            raise TypeError(f"{op}(): sizes must be ints, got {args!r}")
-    return tuple(int(s) for s in args)
+from ..errors import ShapeError
+from ._args import dim_arg as _dim
+from ._args import normalize_dims
+from ._args import sizes_arg as _sizes
+from ._args import tensor_arg as _tensor
+from ._scatter import scatter_add
+from .arithmetic import unbroadcast
+from .indexing import getitem
 
 
 # ---- rearrangements ---------------------------------------------------------------------------------------
@@ -90,17 +68,17 @@ def reshape(input, *shape):
     shape = _sizes(shape, "reshape")
     n = x.numel()
     if shape.count(-1) > 1 or any(s < -1 for s in shape):
-        raise ValueError(f"reshape(): invalid shape {shape} (sizes must be >= 0, at most one -1)")
+        raise ShapeError(f"reshape(): invalid shape {shape} (sizes must be >= 0, at most one -1)")
     known = 1
     for s in shape:
         known *= s if s != -1 else 1
     if -1 in shape:
         if known == 0 or n % known:
-            raise ValueError(f"reshape(): shape {shape} is invalid for input of shape {tuple(x.shape)} "
+            raise ShapeError(f"reshape(): shape {shape} is invalid for input of shape {tuple(x.shape)} "
                              f"({n} elements)")
         shape = tuple(n // known if s == -1 else s for s in shape)
     elif known != n:
-        raise ValueError(f"reshape(): shape {shape} is invalid for input of shape {tuple(x.shape)} "
+        raise ShapeError(f"reshape(): shape {shape} is invalid for input of shape {tuple(x.shape)} "
                          f"({n} elements)")
     return Reshape.apply(x, shape=shape)
 
@@ -121,7 +99,7 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1):
         return reshape(x, 1)
     s, e = _dim(start_dim, x.ndim, "flatten"), _dim(end_dim, x.ndim, "flatten")
     if s > e:
-        raise ValueError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim} "
+        raise ShapeError(f"flatten(): start_dim {start_dim} comes after end_dim {end_dim} "
                          f"for a tensor of shape {tuple(x.shape)}")
     shape = tuple(x.shape)
     return reshape(x, shape[:s] + (_prod(shape[s:e + 1]),) + shape[e + 1:])
@@ -154,11 +132,11 @@ def permute(input, *dims):
     x = _tensor(input, "permute")
     dims = _sizes(dims, "permute")
     if len(dims) != x.ndim:
-        raise ValueError(f"permute(): dims {dims} must name each of the {x.ndim} dims of a tensor of shape "
+        raise ShapeError(f"permute(): dims {dims} must name each of the {x.ndim} dims of a tensor of shape "
                          f"{tuple(x.shape)} once")
     perm = tuple(_dim(d, x.ndim, "permute") for d in dims) if x.ndim else ()
     if sorted(perm) != list(range(x.ndim)):
-        raise ValueError(f"permute(): dims {dims} is not a permutation of the {x.ndim} dims")
+        raise ShapeError(f"permute(): dims {dims} is not a permutation of the {x.ndim} dims")
     return Permute.apply(x, perm=perm)
 
 
@@ -180,7 +158,7 @@ def t(input):
     """Transpose of a tensor with at most 2 dims."""
     x = _tensor(input, "t")
     if x.ndim > 2:
-        raise ValueError(f"t(): expects a tensor with <= 2 dims, got shape {tuple(x.shape)}")
+        raise ShapeError(f"t(): expects a tensor with <= 2 dims, got shape {tuple(x.shape)}")
     return transpose(x, 0, 1) if x.ndim == 2 else Permute.apply(x, perm=tuple(range(x.ndim)))
 
 
@@ -195,7 +173,7 @@ def expand(input, *sizes):
     sizes = _sizes(sizes, "expand")
     lead = len(sizes) - x.ndim
     if lead < 0:
-        raise ValueError(f"expand(): the number of sizes ({len(sizes)}) must be at least the number of dims "
+        raise ShapeError(f"expand(): the number of sizes ({len(sizes)}) must be at least the number of dims "
                          f"of the tensor of shape {tuple(x.shape)}")
     shape = []
     for i, s in enumerate(sizes):
@@ -203,7 +181,7 @@ def expand(input, *sizes):
         if s == -1 and old is not None:
             s = old
         if s < 0 or (old is not None and old != 1 and s != old):
-            raise ValueError(f"expand(): cannot expand shape {tuple(x.shape)} to {sizes} "
+            raise ShapeError(f"expand(): cannot expand shape {tuple(x.shape)} to {sizes} "
                              f"(size {sizes[i]} at dim {i})")
         shape.append(s)
     return Expand.apply(x, shape=tuple(shape))
@@ -213,59 +191,7 @@ def expand_as(input, other):
     return expand(input, other.shape)
 
 
-# ---- indexing ---------------------------------------------------------------------------------------------
-def _scatter_add(target, key, values, xp):
-    """target[key] += values, adding (not overwriting) where ``key`` repeats an index."""
-    if xp is np:
-        np.add.at(target, key, values)
-    else:  # CuPy
-        import cupyx  # noqa: PLC0415  (only reached with CuPy arrays)
-        cupyx.scatter_add(target, key, values)
-
-
-class Index(Function):
-    """y = x[key] (NumPy's indexing rules: ints, slices, None, Ellipsis, integer arrays, bool masks).
-
-    Each y element is one x element, so gx = zeros; gx[key] += gy. With only basic indices and masks no
-    element is read twice and plain assignment does it; integer arrays may repeat an index, whose
-    gradients must add up (``add.at``).
-    """
-
-    def forward(self, x, *, key, repeats):
-        self.shape, self.key, self.repeats = x.shape, key, repeats
-        return x[key]
-
-    def backward(self, gy):
-        xp = get_array_module(gy)
-        gx = xp.zeros(self.shape, dtype=gy.dtype)
-        if self.repeats:
-            _scatter_add(gx, self.key, gy, xp)
-        else:
-            gx[self.key] = gy
-        return gx
-
-
-def _key_part(k, xp):
-    if isinstance(k, Tensor):
-        k = k.array
-    if isinstance(k, (list, np.ndarray)) or hasattr(k, "__cuda_array_interface__"):
-        arr = xp.asarray(k)  # index arrays live where the indexed array does (NumPy or CuPy)
-        if arr.dtype.kind not in "biu":
-            raise IndexError(f"tensor index: arrays used as indices must be integer or bool, got {arr.dtype}")
-        return arr
-    return k
-
-
-def getitem(input, key):
-    """``x[key]``; differentiable; repeated integer indices accumulate their gradients."""
-    x = _tensor(input, "getitem")
-    parts = key if isinstance(key, tuple) else (key,)
-    parts = tuple(_key_part(k, get_array_module(x.array)) for k in parts)
-    repeats = any(hasattr(k, "dtype") and k.dtype.kind in "iu" for k in parts)
-    key = parts if isinstance(key, tuple) or len(parts) != 1 else parts[0]
-    return Index.apply(x, key=key, repeats=repeats)
-
-
+# ---- iteration and splitting ---------------------------------------------------------------------------
 def _iter(self):
     if self.ndim == 0:
         raise TypeError("iteration over a 0-d tensor")
@@ -289,7 +215,7 @@ def split(input, split_size_or_sections, dim: int = 0):
     else:
         sizes = [int(s) for s in split_size_or_sections]
         if sum(sizes) != n or any(s < 0 for s in sizes):
-            raise ValueError(f"split(): sections {sizes} must be non-negative and sum to the size {n} of dim {d} "
+            raise ShapeError(f"split(): sections {sizes} must be non-negative and sum to the size {n} of dim {d} "
                              f"of a tensor of shape {tuple(x.shape)}")
     pieces, start = [], 0
     for s in sizes:
@@ -327,7 +253,7 @@ class ConstantPad(Function):
         for n, (lo, hi) in zip(x.shape, widths):
             m = n + lo + hi
             if m < 0:
-                raise ValueError(f"pad(): widths {(lo, hi)} leave a negative size for a dim of size {n}")
+                raise ShapeError(f"pad(): widths {(lo, hi)} leave a negative size for a dim of size {n}")
             out_shape.append(m)
             a, b = max(-lo, 0), n - max(-hi, 0)
             start = max(lo, 0)
@@ -363,7 +289,7 @@ class GatherPad(Function):
             shape = list(gy.shape)
             shape[axis] = n
             g = xp.zeros(shape, dtype=gy.dtype)
-            _scatter_add(g, _along(axis, idx), gy, xp)
+            scatter_add(g, _along(axis, idx), gy, xp)
             gy = g
         return gy
 
@@ -380,7 +306,7 @@ def pad(input, pad, mode: str = "constant", value=0.0):
         raise ValueError(f"pad(): pad must be an even-length sequence of ints, got {widths_in!r}")
     k = len(widths_in) // 2
     if k > x.ndim:
-        raise ValueError(f"pad(): pad {widths_in} covers {k} dims but the input of shape {tuple(x.shape)} "
+        raise ShapeError(f"pad(): pad {widths_in} covers {k} dims but the input of shape {tuple(x.shape)} "
                          f"has only {x.ndim}")
     widths = [(0, 0)] * (x.ndim - k) + [(int(widths_in[2 * i]), int(widths_in[2 * i + 1]))
                                         for i in reversed(range(k))]
@@ -394,7 +320,7 @@ def pad(input, pad, mode: str = "constant", value=0.0):
             continue
         limit = n - 1 if mode == "reflect" else n if mode == "circular" else None
         if lo < 0 or hi < 0 or (limit is not None and (lo > limit or hi > limit)) or n == 0:
-            raise ValueError(f"pad(): {mode} padding {(lo, hi)} is invalid for dim {axis} of size {n} of input "
+            raise ShapeError(f"pad(): {mode} padding {(lo, hi)} is invalid for dim {axis} of size {n} of input "
                              f"shape {tuple(x.shape)} (widths must be >= 0"
                              + (f" and <= {limit})" if limit is not None else ")"))
         idx = np.pad(np.arange(n), (lo, hi), mode=_NP_MODES[mode])
@@ -431,7 +357,7 @@ def _tensor_list(tensors, op):
     if isinstance(tensors, Tensor) or not isinstance(tensors, (list, tuple)):
         raise TypeError(f"{op}(): expected a list or tuple of Tensors, got {type(tensors).__name__}")
     if not tensors:
-        raise ValueError(f"{op}(): expected a non-empty list of Tensors")
+        raise ShapeError(f"{op}(): expected a non-empty list of Tensors")
     return [_tensor(t, op) for t in tensors]
 
 
@@ -440,12 +366,12 @@ def cat(tensors, dim: int = 0):
     ts = _tensor_list(tensors, "cat")
     first = ts[0]
     if first.ndim == 0:
-        raise ValueError("cat(): zero-dimensional tensors cannot be concatenated")
+        raise ShapeError("cat(): zero-dimensional tensors cannot be concatenated")
     d = _dim(dim, first.ndim, "cat")
     for i, t in enumerate(ts[1:], 1):
         same = t.ndim == first.ndim and all(a == b for j, (a, b) in enumerate(zip(t.shape, first.shape)) if j != d)
         if not same:
-            raise ValueError(f"cat(): sizes of tensors must match except in dim {d}; tensor 0 has shape "
+            raise ShapeError(f"cat(): sizes of tensors must match except in dim {d}; tensor 0 has shape "
                              f"{tuple(first.shape)}, tensor {i} has shape {tuple(t.shape)}")
     return Cat.apply(*ts, dim=d)
 
@@ -458,7 +384,7 @@ def stack(tensors, dim: int = 0):
     ts = _tensor_list(tensors, "stack")
     for i, t in enumerate(ts[1:], 1):
         if t.shape != ts[0].shape:
-            raise ValueError(f"stack(): expects each tensor to be equal size, but got {tuple(ts[0].shape)} "
+            raise ShapeError(f"stack(): expects each tensor to be equal size, but got {tuple(ts[0].shape)} "
                              f"at entry 0 and {tuple(t.shape)} at entry {i}")
     return Stack.apply(*ts, dim=_dim(dim, ts[0].ndim, "stack", extra=1))
 
@@ -467,5 +393,5 @@ TENSOR_METHODS = {
     "reshape": reshape, "view": view, "view_as": view_as, "reshape_as": view_as, "flatten": flatten,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "permute": permute, "transpose": transpose,
     "swapaxes": swapaxes, "t": t, "T": property(_T), "expand": expand, "expand_as": expand_as,
-    "__getitem__": getitem, "__iter__": _iter, "split": split, "chunk": chunk, "unbind": unbind,
+    "__iter__": _iter, "split": split, "chunk": chunk, "unbind": unbind,
 }
