@@ -133,3 +133,55 @@ def output_and_grads(f, arrays, before_backward=None):
     weights = np.linspace(-1, 1, y.numel()).reshape(y.shape).astype(y.dtype)
     (y * tinycnn.tensor(weights)).sum().backward()
     return y, [y.numpy()] + [t.grad.numpy() for t in inputs]
+
+
+def noncontiguous(a):
+    """The same values as ``a`` in a strided (non-contiguous) view, to check that ops read strides right."""
+    a = np.asarray(a)
+    if a.ndim == 0:
+        return a
+    big = np.zeros(a.shape + (2,), dtype=a.dtype)
+    big[..., 0] = a
+    return big[..., 0]
+
+
+def compare_with_torch(ours, theirs, arrays, *, dtype=np.float64, rtol=None, atol=None, strided=False,
+                       grads=True, upstream_seed=1):
+    """Forward and gradients of ``ours`` (on tinycnn tensors) and ``theirs`` (on torch tensors) agree.
+
+    Float arrays are cast to ``dtype`` and require grad (integer/bool arrays are passed as they are); both
+    get the same random upstream gradient. NaN compares equal to NaN and infinities to themselves, so edge
+    values (0, inf, NaN) can be compared. ``strided`` hands tinycnn non-contiguous views of the inputs.
+    """
+    import warnings
+
+    import torch
+    arrays = [np.asarray(a).astype(dtype) if np.asarray(a).dtype.kind == "f" else np.asarray(a) for a in arrays]
+    if rtol is None:
+        rtol = 1e-10 if dtype == np.float64 else 2e-5
+    if atol is None:
+        atol = 1e-12 if dtype == np.float64 else 1e-6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mine = [Tensor(noncontiguous(a) if strided else a.copy(), requires_grad=grads and a.dtype.kind == "f")
+                for a in arrays]
+        out = _first(ours(*mine))
+        ts = [torch.tensor(a, requires_grad=grads and a.dtype.kind == "f") for a in arrays]
+        t_out = _first(theirs(*ts))
+        u = np.random.default_rng(upstream_seed).standard_normal(tuple(t_out.shape)).astype(
+            out.numpy().dtype if out.dtype.kind == "f" else np.float64)
+        assert tuple(out.shape) == tuple(t_out.shape), f"output shape {tuple(out.shape)} vs torch {tuple(t_out.shape)}"
+        assert str(out.dtype) == str(t_out.dtype).replace("torch.", ""), \
+            f"output dtype {out.dtype} vs torch {t_out.dtype}"
+        np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), rtol=rtol, atol=atol, err_msg="forward")
+        if not grads or not t_out.requires_grad:
+            return
+        t_out.backward(torch.tensor(u))
+        if out.requires_grad:
+            out.backward(Tensor(u))
+        for i, (m, t) in enumerate(zip(mine, ts)):
+            if not t.requires_grad:
+                continue
+            expected = t.grad.numpy() if t.grad is not None else np.zeros(t.shape, dtype=arrays[i].dtype)
+            got = m.grad.numpy() if m.grad is not None else np.zeros(m.shape, dtype=arrays[i].dtype)
+            np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")

@@ -101,8 +101,13 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         fn = cls()
-        record = is_grad_enabled() and any(
-            isinstance(t, Tensor) and t.requires_grad for t in inputs)
+        record = False
+        for t in inputs:
+            if isinstance(t, Tensor):
+                if t._base is not None:
+                    _refresh_view(t)
+                record = record or t.requires_grad
+        record = record and is_grad_enabled()
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
         arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
@@ -113,7 +118,7 @@ class Function:
         if base is not None:  # a view of an input (reshape, slicing...): one storage, one version counter
             out._version_counter = base._version_counter
             out._base = base
-            out._view_fn = (cls, params)  # to replay the view after an in-place change of it
+            out._view_fn = [cls, params, out._version_counter.value]  # to replay the view when it is stale
         if record:
             fn.inputs = inputs
             fn.attributes = params     # for tools that show the graph (tinycnn.utils.graph)
@@ -163,10 +168,6 @@ class Function:
         out = record.tensor()
         if out is None or out._version_counter.value == record.version:
             return
-        if record.is_view:
-            raise RuntimeError(f"{self.name}: its output, a view of its input of shape {tuple(out.shape)}, "
-                               f"was changed in place (through the tensor it views) after it was computed; "
-                               f"its gradient would no longer match its values (clone() the view first)")
         if self.keeps_storage_of(out.array):
             raise _modified_error(out, "output 0", self.name, record.version)
 
@@ -176,14 +177,30 @@ _BOOKKEEPING = frozenset({"inputs", "input_ctx", "saw_versions", "output", "need
 
 class _OutputRecord:
     """What a function remembers of its output: a weak reference (the output owns the function, not the
-    other way round), its version when made, and whether it is a view of an input."""
+    other way round) and its version when made."""
 
-    __slots__ = ("tensor", "version", "is_view")
+    __slots__ = ("tensor", "version")
 
     def __init__(self, out: "Tensor"):
         self.tensor = weakref.ref(out)
         self.version = out._version_counter.value
-        self.is_view = out._base is not None
+
+
+def _refresh_view(t: "Tensor") -> None:
+    """A view whose storage was changed in place (through its base or another view) since its history was
+    recorded gets that history replayed from its base, as PyTorch regenerates a view's grad_fn: later
+    consumers then differentiate the values the view holds now. Earlier consumers keep the old edge."""
+    cls, params, version = t._view_fn
+    if version == t._version_counter.value or not is_grad_enabled():
+        return
+    base = t._base
+    if base._base is not None:
+        _refresh_view(base)
+    t._view_fn[2] = t._version_counter.value
+    if base.requires_grad:
+        replay = cls.apply(base, **params)
+        t._ctx, t.requires_grad = replay._ctx, True
+        replay._ctx.output = _OutputRecord(t)
 
 
 def _view_source(array, inputs):
@@ -260,7 +277,7 @@ class Tensor:
         self._retains_grad = False
         self._version_counter = _Version()
         self._base: Tensor | None = None  # the tensor this one is a view of (set by Function.apply)
-        self._view_fn = None              # (Function class, params) that made that view
+        self._view_fn = None              # [Function class, params, version] that made that view
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -399,6 +416,8 @@ class Tensor:
         function that consumed it has sent its share), so graphs of any depth work. Unless ``retain_graph``,
         each function frees what it saved as soon as its backward has run.
         """
+        if self._base is not None:
+            _refresh_view(self)
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no grad_fn")
         xp = get_array_module(self.array)

@@ -175,7 +175,8 @@ class Pow(Function):
         check_broadcast(a, b, "pow")
         a, b = promote(a, b)
         self.a, self.b = a, b
-        self.y = a ** b
+        with _quiet():
+            self.y = _power(get_array_module(a, b), a, b)
         return self.y
 
     def backward(self, gy):
@@ -184,11 +185,29 @@ class Pow(Function):
         ga = gb = None
         with _quiet():
             if self.needs_input_grad[0]:
-                ga = unbroadcast(xp.where(b == 0, 0, gy * (b * a ** (b - 1))), _shape(a))
+                ga = unbroadcast(xp.where(b == 0, 0, gy * (b * _power(xp, a, b - 1))), _shape(a))
             if self.needs_input_grad[1]:
                 log_a = xp.log(a) if hasattr(a, "dtype") else xp.log(xp.asarray(a, dtype=gy.dtype))
                 gb = unbroadcast(xp.where((a == 0) & (b >= 0), 0, gy * (self.y * log_a)), _shape(b))
         return ga, gb
+
+
+def _power(xp, a, b):
+    """a ** b as PyTorch computes it: a number exponent of 0.5, -0.5, 2, 3, -1 or -2 on a float tensor is
+    sqrt, 1/sqrt, a*a, a*a*a, 1/a, 1/(a*a) (so (-0) ** -0.5 = -inf and (-inf) ** 0.5 = NaN, as there); an
+    integer base to a negative integer power is 1, +-1 or 0 (NumPy refuses it)."""
+    if not hasattr(b, "dtype") and hasattr(a, "dtype") and a.dtype.kind == "f":
+        special = {0.5: lambda: xp.sqrt(a), -0.5: lambda: 1 / xp.sqrt(a), 2: lambda: a * a,
+                   3: lambda: a * a * a, -1: lambda: 1 / a, -2: lambda: 1 / (a * a)}
+        if b in special:
+            return special[b]()
+    if backend.result_type(a, b).kind in "iu" and bool(xp.any(xp.asarray(b) < 0)):
+        a_arr = xp.asarray(a)
+        b_arr = xp.asarray(b)
+        whole = a_arr ** xp.where(b_arr < 0, 0, b_arr)
+        negative = xp.where(a_arr == 1, 1, xp.where(a_arr == -1, 1 - 2 * (b_arr % 2), 0))
+        return xp.where(b_arr < 0, negative, whole).astype(backend.result_type(a, b))
+    return a ** b
 
 
 def _quiet():

@@ -75,10 +75,12 @@ class Abs(Function):
 
 
 class Sign(Function):
-    """y = sign(x) in {-1, 0, 1}.  Piecewise constant: dy/dx = 0 everywhere (PyTorch also returns zeros)."""
+    """y = sign(x) in {-1, 0, 1} (0 for NaN, as PyTorch).  Piecewise constant: dy/dx = 0 everywhere
+    (PyTorch also returns zeros)."""
 
     def forward(self, x):
-        return get_array_module(x).sign(x)
+        xp = get_array_module(x)
+        return xp.nan_to_num(xp.sign(x), nan=0.0) if x.dtype.kind == "f" else xp.sign(x)
 
     def backward(self, gy):
         return get_array_module(gy).zeros_like(gy)

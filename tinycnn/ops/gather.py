@@ -160,7 +160,8 @@ class ScatterReduce(Function):
     Each position q is reduced over its members M(q). Gradient of a member e in M(q), times gy[q]:
       sum: 1;  mean: 1 / |M(q)|;  prod: the product of the other members (computed without dividing
       by e, so zeros are exact: with one zero in M(q) only that member gets the product of the rest);
-      amax/amin: 1/k for each of the k members equal to y[q] (ties share, as PyTorch).
+      amax/amin: 1/k for each of the k members equal to y[q] (ties share, as PyTorch; like PyTorch, k
+      counts x[q] when it equals y[q] even with include_self=False).
     Then gx[q] = that for the x member (0 when x is not a member), gsrc[p] = that for member src[p].
     """
 
@@ -203,8 +204,9 @@ class ScatterReduce(Function):
                 return xp.where(e == 0, xp.where(z == 1, p, 0), xp.where(z == 0, p / xp.where(e == 0, 1, e), 0))
             gx_scale = others(x, zeros, nonzero_prod)
             gs_scale = others(s, zeros[key], nonzero_prod[key])
-        else:  # amax / amin: the members equal to the result share the gradient
-            ties = xp.where(in_self & (x == self.y), 1, 0).astype(gy.dtype)
+        else:  # amax / amin: the members equal to the result share the gradient (x counts as a member
+            # here even when excluded, as in PyTorch's backward; its own share is then dropped below)
+            ties = (x == self.y).astype(gy.dtype)
             _scatter_add_at(ties, key, (s == self.y[key]).astype(gy.dtype), xp)
             gx_scale = (x == self.y) / xp.where(ties == 0, 1, ties)
             gs_scale = (s == self.y[key]) / xp.where(ties == 0, 1, ties)[key]

@@ -24,7 +24,7 @@ import numbers
 import numpy as np
 
 from .. import backend
-from ..autograd import Function, Tensor, _OutputRecord, is_grad_enabled, no_grad
+from ..autograd import Function, Tensor, _OutputRecord, _refresh_view, is_grad_enabled, no_grad
 from ..backend import get_array_module
 from ..errors import ShapeError
 from .indexing import IndexPut, _region, torch_key
@@ -86,7 +86,7 @@ def _view_chain(t: Tensor):
     """(root tensor, [(view tensor, its view function), ...] from the root outwards)."""
     chain = []
     while t._base is not None:
-        chain.append((t, t._view_fn))
+        chain.append((t, tuple(t._view_fn[:2])))
         t = t._base
     return t, chain[::-1]
 
@@ -96,6 +96,8 @@ def apply_inplace(self: Tensor, name: str, compute, operands=()) -> Tensor:
     the recorded ops, so their backward is the in-place op's). ``operands``: the other tensors involved."""
     if not isinstance(self, Tensor):
         raise TypeError(f"{name}(): expected a Tensor, got {type(self).__name__}")
+    if self._base is not None:
+        _refresh_view(self)
     tracked = is_grad_enabled() and (self.requires_grad or _requires_grad(operands))
     if is_grad_enabled() and self.requires_grad and self._ctx is None:
         raise RuntimeError(f"{name}(): a leaf tensor that requires grad is being used in an in-place operation "
@@ -139,6 +141,7 @@ def _rewrite_base(root: Tensor, chain, new_values: Tensor) -> None:
     for view, (cls, params) in chain:
         replay = cls.apply(parent, **params)
         _take_role(view, replay)
+        view._view_fn[2] = view._version_counter.value  # its history is current again
         parent = view
 
 

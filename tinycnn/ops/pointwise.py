@@ -116,7 +116,8 @@ class Remainder(_Remainder):
 
 class Atan2(Function):
     """y = atan2(a, b), the angle of the point (b, a).  With r^2 = a^2 + b^2:
-    dy/da = b / r^2,  dy/db = -a / r^2 (NaN at the origin, 0/0, as PyTorch)."""
+    dy/da = b / r^2,  dy/db = -a / r^2;  0 where r^2 = 0 (the origin, or squares that underflow), as PyTorch
+    (the formula would give 0/0)."""
 
     def forward(self, a, b):
         check_broadcast(a, b, "atan2")
@@ -126,8 +127,10 @@ class Atan2(Function):
 
     def backward(self, gy):
         a, b = self.a, self.b
+        xp = get_array_module(gy)
         with _quiet():
-            inv = 1 / (a * a + b * b)
+            r2 = a * a + b * b
+            inv = xp.where(r2 == 0, 0, 1 / xp.where(r2 == 0, 1, r2))  # 0 at the origin, as PyTorch
             ga = unbroadcast(gy * b * inv, _shape(a)) if self.needs_input_grad[0] else None
             gb = unbroadcast(gy * -a * inv, _shape(b)) if self.needs_input_grad[1] else None
         return ga, gb

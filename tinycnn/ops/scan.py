@@ -41,8 +41,8 @@ class Cumprod(Function):
     """y_i = prod_{j <= i} x_j.  dy_i/dx_k = prod_{j <= i, j != k} x_j for k <= i, so
     gx_k = sum_{i >= k} gy_i prod_{j <= i, j != k} x_j.
 
-    Let z be the first position with x_z = 0 (z = n if none). For k < z every y_i with i >= k either has
-    no zero or is 0, so gx_k = (sum_{i >= k} gy_i y_i) / x_k. At k = z the zero factor is the one left out:
+    Let z be the first position with x_z = 0 (z = n if none). For k < z the y_i with i >= z are 0 and the
+    others have no zero factor, so gx_k = (sum_{k <= i < z} gy_i y_i) / x_k. At k = z the zero factor is the one left out:
     gx_z = y_{z-1} sum_{i >= z} gy_i prod_{z < j <= i} x_j. For k > z the products keep x_z = 0: gx_k = 0.
     (PyTorch's cumprod backward gives the same; dividing by x_k only where it is nonzero keeps it exact.)
     """
@@ -60,8 +60,8 @@ class Cumprod(Function):
         pos = xp.arange(n).reshape([-1] + [1] * (x.ndim - axis - 1))
         is_zero = x == 0
         z = xp.where(is_zero.any(axis=axis, keepdims=True), xp.argmax(is_zero, axis=axis, keepdims=True), n)
-        with _quiet():
-            before = _revcumsum(gy * y, axis, xp) / xp.where(is_zero, 1, x)
+        with _quiet():  # the y_i with i >= z hold the zero factor: they add nothing (not even inf * 0)
+            before = _revcumsum(xp.where(pos < z, gy * y, 0), axis, xp) / xp.where(is_zero, 1, x)
         gx = xp.where(pos < z, before, 0)
         if bool(is_zero.any()):
             after = xp.where(pos <= z, 1, x)                       # the factors x_j, z < j <= i

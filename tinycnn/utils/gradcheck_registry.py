@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .gradcheck_cases import (activation, arithmetic, conv, dropout, elementwise, fused, linear, loss, misc,
-                              normalization, pooling, reduction, shape)
+from .gradcheck_cases import (activation, arithmetic, conv, diagonal, dropout, einsum, elementwise, fused, gather,
+                              indexing, inplace, layout, linear, loss, math, misc, normalization, pointwise,
+                              pooling, reduction, scan, shape, sorting)
 from .gradcheck_cases.common import Case as RegisteredOp
 
-_TABLE = (arithmetic, elementwise, reduction, shape, activation, linear, conv, pooling, fused, normalization,
-          dropout, loss, misc)
+_TABLE = (arithmetic, elementwise, math, pointwise, reduction, scan, sorting, einsum, shape, layout, diagonal,
+          indexing, gather, inplace, activation, linear, conv, pooling, fused, normalization, dropout, loss, misc)
 
 REGISTRY: dict[str, RegisteredOp] = {}
 
