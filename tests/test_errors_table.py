@@ -35,15 +35,29 @@ ROWS = [
     ("tensors", "backward() twice through a freed graph",
      "y = (tc.randn(3, requires_grad=True) * 2).sum(); y.backward(); y.backward()", RuntimeError,
      "retain_graph=True"),
-    ("tensors", "shapes that do not broadcast", "tc.randn(4, 3) + tc.randn(3, 4)", ValueError,
+    ("tensors", "shapes that do not broadcast", "tc.randn(4, 3) + tc.randn(3, 4)", tc.ShapeError,
      "cannot be broadcast together"),
-    ("tensors", "matmul with misaligned shapes", "tc.randn(4, 3) @ tc.randn(4, 4)", ValueError, "not aligned"),
-    ("tensors", "reshape to the wrong number of elements", "tc.randn(4, 3).reshape(5, 3)", ValueError,
+    ("tensors", "matmul with misaligned shapes", "tc.randn(4, 3) @ tc.randn(4, 4)", tc.ShapeError, "not aligned"),
+    ("tensors", "reshape to the wrong number of elements", "tc.randn(4, 3).reshape(5, 3)", tc.ShapeError,
      "is invalid for input of shape"),
-    ("tensors", "a dim that does not exist", "tc.randn(4, 3).sum(dim=5)", ValueError, "out of range"),
+    ("tensors", "cat of tensors whose other dims differ", "tc.cat([tc.randn(2, 3), tc.randn(2, 4)])", tc.ShapeError,
+     "sizes of tensors must match except in dim 0"),
+    ("tensors", "a dim that does not exist", "tc.randn(4, 3).sum(dim=5)", tc.DimensionError, "out of range"),
+    ("tensors", "an index past the end of its dim (gather, scatter, index_select, take)",
+     "tc.randn(2, 3).gather(1, tc.tensor([[3]]))", tc.IndexOutOfRangeError, "out of bounds for dimension 1"),
+    ("tensors", "bitwise op on floating-point tensors", "tc.randn(3) & tc.randn(3)", TypeError,
+     "expected integer or bool tensors"),
+    ("tensors", "in-place change of a leaf that requires grad (outside no_grad)",
+     "tc.zeros(3, requires_grad=True).add_(1)", RuntimeError,
+     "a leaf tensor that requires grad is being used in an in-place operation"),
+    ("tensors", "in-place change of a tensor the backward needs",
+     "x = tc.ones(3, requires_grad=True); y = x.exp(); y.mul_(2); y.sum().backward()", RuntimeError,
+     "modified by an inplace operation"),
+    ("tensors", "in-place result that no longer fits the dtype", "tc.tensor([1, 2]).div_(2)", RuntimeError,
+     "can't be cast to the desired output type"),
     ("tensors", "unknown device", "tc.randn(2).to('tpu')", ValueError, "unknown device"),
     ("layers", "Conv2d fed the wrong number of channels", "nn.Conv2d(3, 16, 3)(tc.randn(8, 1, 28, 28))",
-     ValueError, "expects 3 input channels"),
+     tc.ShapeError, "expects 3 input channels"),
     ("layers", "Conv2d fed a 3-D image without the batch axis", "nn.Conv2d(1, 6, 5)(tc.randn(1, 28, 28))",
      ValueError, "4-D input"),
     ("layers", "kernel larger than the (padded) input", "nn.Conv2d(1, 6, 5)(tc.randn(1, 1, 3, 3))", ValueError,
@@ -55,24 +69,24 @@ ROWS = [
     ("layers", "non-positive stride", "nn.Conv2d(3, 6, 3, stride=0)", ValueError, "stride must be positive"),
     ("layers", "pooling padding over half the kernel", "nn.MaxPool2d(2, padding=2)", ValueError,
      "at most half of the kernel"),
-    ("layers", "Linear fed the wrong number of features", "nn.Linear(400, 120)(tc.randn(8, 256))", ValueError,
+    ("layers", "Linear fed the wrong number of features", "nn.Linear(400, 120)(tc.randn(8, 256))", tc.ShapeError,
      "expects input with 400 features"),
     ("layers", "input and weights of different dtypes",
      "nn.Conv2d(1, 6, 5)(tc.randn(1, 1, 28, 28).double())", TypeError, "convert one of them"),
     ("layers", "BatchNorm in training with one value per channel", "nn.BatchNorm1d(3)(tc.randn(1, 3))",
      ValueError, "Expected more than 1 value per channel when training"),
     ("layers", "BatchNorm2d fed the wrong number of channels", "nn.BatchNorm2d(3)(tc.randn(4, 2, 5, 5))",
-     ValueError, "expects 3 channels"),
+     tc.ShapeError, "expects 3 channels"),
     ("layers", "dropout probability outside [0, 1]", "nn.Dropout(p=1.5)", ValueError,
      "dropout probability p has to be between 0 and 1"),
     ("layers", "loading a state dict with missing or mis-shaped entries",
      "nn.Linear(3, 4).load_state_dict({'weight': np.zeros((3, 3))})", RuntimeError,
      "Error(s) in loading state_dict"),
     ("losses", "class index out of range", "F.cross_entropy(tc.randn(4, 3), tc.tensor([0, 1, 2, 3]))",
-     ValueError, "class index out of range"),
+     tc.IndexOutOfRangeError, "class index out of range"),
     ("losses", "float targets for cross_entropy", "F.cross_entropy(tc.randn(4, 3), tc.rand(4))", ValueError,
      "expected target to hold class indices"),
-    ("losses", "target of another shape", "F.mse_loss(tc.randn(4, 3), tc.randn(3, 3))", ValueError,
+    ("losses", "target of another shape", "F.mse_loss(tc.randn(4, 3), tc.randn(3, 3))", tc.ShapeError,
      "expected target of the input's shape"),
     ("losses", "probabilities outside [0, 1] in binary_cross_entropy",
      "F.binary_cross_entropy(tc.tensor([0.5, 1.5]), tc.tensor([0.0, 1.0]))", ValueError,
@@ -179,7 +193,13 @@ def render(folder) -> str:
              "Every error raised on bad input is a `ValueError` or `TypeError` that names the layer or "
              "function, what it expected and what it got; damaged checkpoint files raise "
              "`tinycnn.CheckpointError` naming the file; training stops on a non-finite loss with "
-             "`tinycnn.train.TrainingError` naming the epoch and the step.", ""]
+             "`tinycnn.train.TrainingError` naming the epoch and the step.", "",
+             "Where PyTorch raises `IndexError` or `RuntimeError`, ported code catches those, so ours are "
+             "caught by the same `except` clause (and still by `except ValueError`): shapes that do not fit "
+             "together raise `tinycnn.ShapeError` (a `RuntimeError` and a `ValueError`), a dim out of range "
+             "`tinycnn.DimensionError` (an `IndexError` and a `ValueError`), an index past the end of its dim "
+             "or a class index past the classes `tinycnn.IndexOutOfRangeError` (an `IndexError`, a "
+             "`RuntimeError` and a `ValueError`). They live in `tinycnn.errors`.", ""]
     section = None
     for where, situation, snippet, exc_type, phrase in ROWS:
         if where != section:

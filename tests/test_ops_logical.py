@@ -18,8 +18,8 @@ FLOATS = np.array([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan, 1e-310])
 ])
 def test_bitwise_matches_torch(torch, expr):
     def env(lib):
-        return {"a": lib.tensor(INTS), "b": lib.tensor(OTHER), "m": lib.tensor(BOOLS), "n": lib.tensor(BOOLS[::-1].copy()),
-                "u8": lib.tensor([1, 200, 255], dtype=lib.uint8), "tc": lib}
+        return {"a": lib.tensor(INTS), "b": lib.tensor(OTHER), "m": lib.tensor(BOOLS),
+                "n": lib.tensor(BOOLS[::-1].copy()), "u8": lib.tensor([1, 200, 255], dtype=lib.uint8), "tc": lib}
     ours, theirs = eval(expr, env(tinycnn)), eval(expr, env(torch))
     assert ours.tolist() == theirs.tolist(), expr
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), expr

@@ -27,6 +27,7 @@ def dim_out_of_range(op: str, dim, ndim: int, span: int | None = None) -> Dimens
                           f"(expected a dim in [{-span}, {span - 1}])")
 
 
-class IndexOutOfRangeError(IndexError, RuntimeError):
-    """An index outside its dim's size in gather/scatter/index_select/take (PyTorch raises IndexError for
-    some of these and RuntimeError for others; this class is both)."""
+class IndexOutOfRangeError(IndexError, RuntimeError, ValueError):
+    """An index outside its dim's size in gather/scatter/index_select/take, or a class index outside the
+    classes of a loss (PyTorch raises IndexError for some of these and RuntimeError for others; this class
+    is both, and a ValueError as tinycnn's class-index error was)."""

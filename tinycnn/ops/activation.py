@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..errors import DimensionError
 from ..kernels import get_kernels
 
 
@@ -284,7 +285,7 @@ def softmax_dim(ndim: int, dim, name: str) -> int:
         raise TypeError(f"{name}(): dim must be an int, got {dim!r}")
     size = max(ndim, 1)
     if not -size <= dim < size:
-        raise ValueError(f"{name}(): dim {dim} is out of range for a tensor with {ndim} dimensions "
+        raise DimensionError(f"{name}(): dim {dim} is out of range for a tensor with {ndim} dimensions "
                          f"(expected in [{-size}, {size - 1}])")
     return dim % size if ndim else None
 

@@ -121,35 +121,50 @@ class Sub(Function):
         return ga, gb
 
 
+def _needs(fn, count=2):
+    """``fn.needs_input_grad``, or all False when the graph is not recorded."""
+    return fn.needs_input_grad or (False,) * count
+
+
 class Mul(Function):
-    """y = a * b.  dy/da = b, dy/db = a:  ga = unbroadcast(gy * b), gb = unbroadcast(gy * a)."""
+    """y = a * b.  dy/da = b, dy/db = a:  ga = unbroadcast(gy * b), gb = unbroadcast(gy * a).
+
+    Each input is kept only if the *other* one's gradient needs it (as PyTorch saves them), so changing an
+    input in place afterwards is an error only when its value is really needed."""
 
     def forward(self, a, b):
         check_broadcast(a, b, "mul")
         a, b = promote(a, b)
-        self.a, self.b = a, b
+        need_a, need_b = _needs(self)
+        self.shapes = _shape(a), _shape(b)
+        self.a = a if need_b else None
+        self.b = b if need_a else None
         return a * b
 
     def backward(self, gy):
-        a, b = self.a, self.b
-        ga = unbroadcast(gy * b, _shape(a)) if self.needs_input_grad[0] else None
-        gb = unbroadcast(gy * a, _shape(b)) if self.needs_input_grad[1] else None
+        sa, sb = self.shapes
+        ga = unbroadcast(gy * self.b, sa) if self.needs_input_grad[0] else None
+        gb = unbroadcast(gy * self.a, sb) if self.needs_input_grad[1] else None
         return ga, gb
 
 
 class Div(Function):
-    """y = a / b.  dy/da = 1/b, dy/db = -a/b^2:  ga = gy / b, gb = -gy * a / b^2 (each unbroadcast)."""
+    """y = a / b.  dy/da = 1/b, dy/db = -a/b^2:  ga = gy / b, gb = -gy * a / b^2 (each unbroadcast).
+    a is kept only for gb."""
 
     def forward(self, a, b):
         check_broadcast(a, b, "div")
         a, b = to_floating(a, b)
-        self.a, self.b = a, b
+        self.shapes = _shape(a), _shape(b)
+        self.a = a if _needs(self)[1] else None
+        self.b = b
         return a / b
 
     def backward(self, gy):
         a, b = self.a, self.b
-        ga = unbroadcast(gy / b, _shape(a)) if self.needs_input_grad[0] else None
-        gb = unbroadcast(-gy * a / (b * b), _shape(b)) if self.needs_input_grad[1] else None
+        sa, sb = self.shapes
+        ga = unbroadcast(gy / b, sa) if self.needs_input_grad[0] else None
+        gb = unbroadcast(-gy * a / (b * b), sb) if self.needs_input_grad[1] else None
         return ga, gb
 
 
@@ -232,7 +247,7 @@ class MatMul(Function):
         if ka != kb:
             raise ShapeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} are not aligned "
                              f"({ka} (dim -1 of the first) != {kb} (dim -2 of the second))")
-        self.a, self.b = a, b
+        self.a, self.b = a, b  # both: their shapes drive the backward even where one value is unused
         return a @ b
 
     def backward(self, gy):

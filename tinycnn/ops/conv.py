@@ -9,6 +9,7 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..errors import ShapeError
 from ..kernels import get_kernels
 from ..kernels.blas import matmul
 from ._sizes import _pair, conv_output_size, conv_padding, shape_str
@@ -180,7 +181,7 @@ def check_conv_args(x_shape, w_shape, groups, padding4, dilation, layer: str, bi
     if cout % groups:
         raise ValueError(f"{layer}: out_channels ({cout}) must be divisible by groups ({groups})")
     if x_shape[1] != cg * groups:
-        raise ValueError(f"{layer} expects {cg * groups} input channels, got input of shape "
+        raise ShapeError(f"{layer} expects {cg * groups} input channels, got input of shape "
                          f"{shape_str(x_shape)}")
     if bias_shape is not None and tuple(bias_shape) != (cout,):
         raise ValueError(f"{layer}: bias must have shape ({cout},), got {shape_str(bias_shape)}")

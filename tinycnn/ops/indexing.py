@@ -90,7 +90,10 @@ class Index(Function):
 
     def forward(self, x, *, first, rest):
         self.shape, self.first, self.rest = x.shape, first, rest
-        return _region(x, first)[rest]
+        y = _region(x, first)[rest]
+        if isinstance(y, np.generic):  # NumPy gives a scalar for a full integer key; PyTorch a 0-d view
+            y = _region(x, first)[(rest if isinstance(rest, tuple) else (rest,)) + (Ellipsis,)]
+        return y
 
     def backward(self, gy):
         xp = get_array_module(gy)
@@ -107,7 +110,10 @@ def getitem(input, key):
     """``x[key]``; differentiable; repeated integer indices accumulate their gradients."""
     x = tensor_arg(input, "getitem")
     first, rest = torch_key(key, x.ndim, get_array_module(x.array))
-    return Index.apply(x, first=first, rest=rest)
+    try:
+        return Index.apply(x, first=first, rest=rest)
+    except IndexError as exc:  # NumPy's message, in PyTorch's words and class
+        raise IndexOutOfRangeError(str(exc).replace(" axis ", " dimension ")) from None
 
 
 class IndexPut(Function):

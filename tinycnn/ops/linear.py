@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
+from ..errors import ShapeError
 from ..kernels.blas import matmul
 
 
@@ -47,7 +48,7 @@ def linear(input, weight, bias=None, *, _layer: str | None = None):
     out_f, in_f = weight.shape
     if input.ndim == 0 or input.shape[-1] != in_f:
         who = _layer or f"linear with weight of shape {tuple(weight.shape)}"
-        raise ValueError(f"{who} expects input with {in_f} features in its last dimension, "
+        raise ShapeError(f"{who} expects input with {in_f} features in its last dimension, "
                          f"got input of shape {tuple(input.shape)}")
     if bias is not None and tuple(bias.shape) != (out_f,):
         raise ValueError(f"linear: expected bias of shape ({out_f},), got shape {tuple(bias.shape)}")

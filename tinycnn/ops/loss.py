@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..errors import IndexOutOfRangeError, ShapeError
 from .activation import _stable_sigmoid, log_softmax_array
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -166,12 +167,12 @@ def _class_target(input, target, weight, ignore_index, name):
         raise ValueError(f"{name}: expected input of shape (N, C), (N, C, d1, ...) or (C,), got a 0-d tensor")
     expected, c = ((), shape[0]) if input.ndim == 1 else ((shape[0],) + shape[2:], shape[1])
     if tuple(tgt.shape) != expected:
-        raise ValueError(f"{name}: expected target of shape {expected} for input of shape {shape}, "
+        raise ShapeError(f"{name}: expected target of shape {expected} for input of shape {shape}, "
                          f"got target of shape {tuple(tgt.shape)}")
     tgt = xp.asarray(tgt).astype(np.int64, copy=False).reshape(-1)
     bad = (tgt != ignore_index) & ((tgt < 0) | (tgt >= c))
     if bool(bad.any()):
-        raise ValueError(f"{name}: class index out of range: expected targets in [0, {c - 1}] (or "
+        raise IndexOutOfRangeError(f"{name}: class index out of range: expected targets in [0, {c - 1}] (or "
                          f"ignore_index={ignore_index}) for input with {c} classes, got {int(tgt[bad][0])}")
     w = None
     if weight is not None:
@@ -211,7 +212,7 @@ def _check_pair(input, target, name):
     if not isinstance(target, Tensor):
         target = Tensor(get_array_module(input.array).asarray(target, dtype=input.dtype))
     if tuple(target.shape) != tuple(input.shape):
-        raise ValueError(f"{name}: expected target of the input's shape {tuple(input.shape)}, "
+        raise ShapeError(f"{name}: expected target of the input's shape {tuple(input.shape)}, "
                          f"got target of shape {tuple(target.shape)}")
     if target.dtype.kind != "f":
         raise ValueError(f"{name}: expected a floating-point target, got dtype {target.dtype}")
@@ -318,7 +319,7 @@ def _const(value, input, name, what):
     try:
         np.broadcast_shapes(tuple(arr.shape), tuple(input.shape))
     except ValueError:
-        raise ValueError(f"{name}: {what} of shape {tuple(arr.shape)} cannot be broadcast to the input's "
+        raise ShapeError(f"{name}: {what} of shape {tuple(arr.shape)} cannot be broadcast to the input's "
                          f"shape {tuple(input.shape)}") from None
     return arr.astype(input.dtype, copy=False)
 

@@ -12,6 +12,7 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..errors import ShapeError
 from ._sizes import shape_str
 
 
@@ -148,7 +149,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
                     ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
-            raise ValueError(f"{who}: {name} should have shape ({c},) for an input with {c} channels, "
+            raise ShapeError(f"{who}: {name} should have shape ({c},) for an input with {c} channels, "
                              f"got shape {shape_str(t.shape)} (input of shape {shape_str(input.shape)})")
     for name, t in (("weight", weight), ("bias", bias)):
         if t is not None and t.dtype != input.dtype:

@@ -42,9 +42,10 @@ class Cumprod(Function):
     gx_k = sum_{i >= k} gy_i prod_{j <= i, j != k} x_j.
 
     Let z be the first position with x_z = 0 (z = n if none). For k < z the y_i with i >= z are 0 and the
-    others have no zero factor, so gx_k = (sum_{k <= i < z} gy_i y_i) / x_k. At k = z the zero factor is the one left out:
-    gx_z = y_{z-1} sum_{i >= z} gy_i prod_{z < j <= i} x_j. For k > z the products keep x_z = 0: gx_k = 0.
-    (PyTorch's cumprod backward gives the same; dividing by x_k only where it is nonzero keeps it exact.)
+    others have no zero factor, so gx_k = (sum_{k <= i < z} gy_i y_i) / x_k. At k = z the zero factor is
+    the one left out: gx_z = y_{z-1} sum_{i >= z} gy_i prod_{z < j <= i} x_j. For k > z the products keep
+    x_z = 0: gx_k = 0. (PyTorch's cumprod backward gives the same; dividing by x_k only where it is nonzero
+    keeps it exact.)
     """
 
     def forward(self, x, *, axis):

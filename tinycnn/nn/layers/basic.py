@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ... import backend
+from ...errors import DimensionError
 from ...ops.linear import linear
 from .. import init
 from ..module import Module
@@ -67,7 +68,7 @@ def _flatten(x, start_dim: int, end_dim: int, layer: str):
     dims = []
     for d in (start_dim, end_dim):
         if not -ndim <= d < ndim:
-            raise ValueError(f"{layer}: dimension {d} is out of range for input of shape {tuple(x.shape)}")
+            raise DimensionError(f"{layer}: dimension {d} is out of range for input of shape {tuple(x.shape)}")
         dims.append(d % ndim)
     s, e = dims
     if s > e:
@@ -102,7 +103,7 @@ class Unflatten(Module):
         shape = tuple(input.shape)
         ndim = len(shape)
         if not -ndim <= self.dim < ndim:
-            raise ValueError(f"Unflatten: dim {self.dim} is out of range for input of shape {shape}")
+            raise DimensionError(f"Unflatten: dim {self.dim} is out of range for input of shape {shape}")
         d = self.dim % ndim
         sizes = list(self.unflattened_size)
         known = int(np.prod([s for s in sizes if s != -1]))

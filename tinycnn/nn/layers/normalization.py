@@ -7,6 +7,7 @@ import numpy as np
 
 from ... import backend
 from ...autograd import Tensor
+from ...errors import ShapeError
 from ...ops._sizes import shape_str
 from ...ops.normalization import batch_norm, local_response_norm
 from ..module import Module
@@ -82,7 +83,7 @@ class _BatchNorm(Module):
             raise ValueError(f"{self._label()} expects a {self._dims_text} input, got input of shape "
                              f"{shape_str(input.shape)}")
         if input.shape[1] != self.num_features:
-            raise ValueError(f"{self._label()} expects {self.num_features} channels, got input of shape "
+            raise ShapeError(f"{self._label()} expects {self.num_features} channels, got input of shape "
                              f"{shape_str(input.shape)}")
 
     def _label(self) -> str:
