@@ -186,3 +186,17 @@ def test_cuda_request_without_a_gpu_is_a_clear_error():
         pytest.skip("a GPU is present")
     with pytest.raises(RuntimeError, match="CuPy is not installed or no GPU"):
         tinycnn.zeros(2).to(tinycnn.device("cuda", 0))
+
+
+def test_new_methods_contiguous_and_mT_match_torch(torch):
+    for lib in (tinycnn, torch):
+        x = lib.zeros(2, 3, 4, dtype=lib.float64)
+        assert x.new_zeros(2, 3).dtype == x.dtype and x.new_ones((4,)).shape == (4,)
+        assert x.new_full((2,), 7).tolist() == [7.0, 7.0] and x.new_empty(3).dtype == x.dtype
+        assert x.new_tensor([1, 2]).dtype == x.dtype and x.nelement() == 24
+        t = x.transpose(0, 2)
+        assert not t.is_contiguous() and t.contiguous().is_contiguous() and x.contiguous() is x
+        assert x.mT.shape == (2, 4, 3)
+    g = tinycnn.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (g.t().contiguous() * tinycnn.tensor([[1.0, 2.0]])).sum().backward()
+    assert g.grad.tolist() == [[1.0, 1.0, 1.0], [2.0, 2.0, 2.0]]

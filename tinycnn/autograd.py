@@ -101,6 +101,9 @@ class Function:
     @classmethod
     def apply(cls, *inputs, **params):
         fn = cls()
+        arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
+        if len(arrays) > 1:
+            _check_same_device(cls, arrays)
         record = False
         for t in inputs:
             if isinstance(t, Tensor):
@@ -110,9 +113,6 @@ class Function:
         record = record and is_grad_enabled()
         if record:
             fn.needs_input_grad = tuple(isinstance(t, Tensor) and t.requires_grad for t in inputs)
-        arrays = [t.array if isinstance(t, Tensor) else t for t in inputs]
-        if len(arrays) > 1:
-            _check_same_device(cls, arrays)
         out = Tensor(fn.forward(*arrays, **params))
         base = _view_source(out.array, inputs)
         if base is not None:  # a view of an input (reshape, slicing...): one storage, one version counter

@@ -79,6 +79,34 @@ class Clone(Function):
         return gy
 
 
+def contiguous(x: Tensor, memory_format=None) -> Tensor:
+    """``x`` itself when its storage is laid out row-major without gaps, else a row-major copy
+    (differentiable), as PyTorch's ``contiguous``."""
+    if x.array.flags.c_contiguous:
+        return x
+    return Clone.apply(x)
+
+
+def _new(fill):
+    """``x.new_zeros(size)`` and friends: a new tensor with x's dtype and device unless given."""
+    from .. import creation  # noqa: PLC0415  (creation sits beside autograd; ops import it lazily)
+
+    def new(self: Tensor, *size, dtype=None, device=None, requires_grad=False, **kw):
+        dtype = dtype or self.dtype
+        device = device or self.device
+        make = getattr(creation, fill)
+        if fill == "full":
+            return make(size[0], size[1], dtype=dtype, device=device, requires_grad=requires_grad)
+        return make(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+    return new
+
+
+def new_tensor(self: Tensor, data, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """A new tensor holding a copy of ``data``, with self's dtype and device unless given."""
+    from ..autograd import tensor  # noqa: PLC0415  (a sibling name kept out of this module's namespace)
+    return tensor(data, dtype=dtype or self.dtype, device=device or self.device, requires_grad=requires_grad)
+
+
 def _converter(dtype):
     def convert(self: Tensor, memory_format=None) -> Tensor:
         return to(self, dtype=dtype)
@@ -127,4 +155,8 @@ TENSOR_METHODS = {
     "itemsize": property(lambda self: int(self.dtype.itemsize)),
     "nbytes": property(lambda self: int(self.array.nbytes)),
     "get_device": lambda self: 0 if self.is_cuda else -1,
+    "contiguous": contiguous, "is_contiguous": lambda self, memory_format=None: bool(self.array.flags.c_contiguous),
+    "nelement": lambda self: self.numel(),
+    "new_zeros": _new("zeros"), "new_ones": _new("ones"), "new_empty": _new("empty"), "new_full": _new("full"),
+    "new_tensor": new_tensor,
 }

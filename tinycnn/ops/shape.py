@@ -167,6 +167,13 @@ def _T(self):
     return Permute.apply(self, perm=tuple(range(self.ndim - 1, -1, -1)))
 
 
+def _mT(self):
+    """The last two dims swapped (PyTorch's ``x.mT``, a batch of transposed matrices)."""
+    if self.ndim < 2:
+        raise ShapeError(f"mT: expected a tensor with at least 2 dims, got shape {tuple(self.shape)}")
+    return transpose(self, -2, -1)
+
+
 def expand(input, *sizes):
     """Broadcast to ``sizes`` without copying; -1 keeps a dim; new dims may be added in front."""
     x = _tensor(input, "expand")
@@ -392,6 +399,6 @@ def stack(tensors, dim: int = 0):
 TENSOR_METHODS = {
     "reshape": reshape, "view": view, "view_as": view_as, "reshape_as": view_as, "flatten": flatten,
     "squeeze": squeeze, "unsqueeze": unsqueeze, "permute": permute, "transpose": transpose,
-    "swapaxes": swapaxes, "t": t, "T": property(_T), "expand": expand, "expand_as": expand_as,
+    "swapaxes": swapaxes, "t": t, "T": property(_T), "mT": property(_mT), "expand": expand, "expand_as": expand_as,
     "__iter__": _iter, "split": split, "chunk": chunk, "unbind": unbind,
 }
