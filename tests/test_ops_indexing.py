@@ -188,3 +188,47 @@ def test_boolean_mask_from_where_indexes_like_torch(torch):
 def test_errors_are_catchable_as_pytorchs(call, exc, match):
     with pytest.raises(exc, match=match):
         eval(call, {"x": tinycnn.tensor(X), "tc": tinycnn, "MASK": MASK})
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_random_keys_index_like_torch(torch):
+    """Property: any mix of ints, slices, None, Ellipsis and index tensors selects what PyTorch selects,
+    with the same shape and the same gradient."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    # parts of a key for a (3, 4, 5, 6) tensor: "tensor" becomes an index tensor (all of one length)
+    part = st.one_of(st.integers(-3, 2), st.none(), st.just("tensor"),
+                     st.builds(slice, st.none() | st.integers(-3, 2), st.none() | st.integers(-2, 3),
+                               st.sampled_from([None, 1, 2])))
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.lists(part, min_size=1, max_size=4), st.booleans(), st.integers(1, 3), st.integers(0, 2 ** 16))
+    def check(parts, with_ellipsis, length, seed):
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((3, 4, 5, 6))
+        dims_used = sum(p is not None for p in parts)
+        if dims_used > 4 or (with_ellipsis and dims_used > 3):
+            return
+        if with_ellipsis:
+            parts = parts[:1] + [Ellipsis] + parts[1:]
+        sizes, dim = [], 0
+        for p in parts:  # the size each part indexes (for index tensors in range)
+            if p is Ellipsis:
+                dim += 4 - dims_used
+            elif p is not None:
+                sizes.append(x.shape[dim])
+                dim += 1
+        size_iter = iter(sizes)
+        arrays = []
+        for p in parts:
+            if p is None or p is Ellipsis:
+                arrays.append(p)
+                continue
+            n = next(size_iter)
+            arrays.append(rng.integers(-n, n, length) if p == "tensor" else p)
+
+        def key(lib):
+            return tuple(lib.tensor(a) if isinstance(a, np.ndarray) else a for a in arrays)
+        compare_with_torch(lambda t: t[key(tinycnn)], lambda t: t[key(torch)], [x])
+    check()

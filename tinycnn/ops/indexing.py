@@ -29,6 +29,8 @@ from .arithmetic import unbroadcast
 def _key_part(k, xp):
     if isinstance(k, Tensor):
         k = k.array
+    if isinstance(k, np.integer):
+        return int(k)
     if isinstance(k, (list, np.ndarray)) or hasattr(k, "__cuda_array_interface__"):
         arr = xp.asarray(k)  # index arrays live where the indexed array does (NumPy or CuPy)
         if arr.dtype.kind not in "biu":
@@ -44,7 +46,7 @@ def _is_int(k) -> bool:
 
 
 def _is_array(k) -> bool:
-    return hasattr(k, "dtype") and hasattr(k, "ndim")
+    return isinstance(k, np.ndarray) or hasattr(k, "__cuda_array_interface__")
 
 
 def torch_key(key, ndim: int, xp):
@@ -77,7 +79,8 @@ def _has_int_array(key) -> bool:
 
 
 def _region(array, first):
-    return array if first is None else array[first]
+    """``array[first]`` as a view (the ints and slices applied first), or the array itself."""
+    return array if first is None else array[first + (Ellipsis,)]
 
 
 class Index(Function):
