@@ -9,7 +9,8 @@ from tinycnn.errors import DimensionError, IndexOutOfRangeError, ShapeError
 
 SNIPPETS = [
     "lib.randn(2, 3).sum(5)", "lib.randn(2, 3).mean(-3)", "lib.randn(2, 3).transpose(0, 4)",
-    "lib.randn(2, 3).squeeze(2)", "lib.randn(2, 3).unsqueeze(3)", "lib.randn(2, 3).softmax(2)", "lib.randn(2, 3).cumsum(2)",
+    "lib.randn(2, 3).squeeze(2)", "lib.randn(2, 3).unsqueeze(3)", "lib.randn(2, 3).softmax(2)",
+    "lib.randn(2, 3).cumsum(2)",
     "lib.randn(2, 3).flip(2)", "lib.randn(2, 3).sort(2)", "lib.randn(2, 3).max(2)", "lib.randn(2, 3).argmax(3)",
     "lib.randn(2, 3).logsumexp(3)", "lib.randn(2, 3).gather(2, lib.zeros(2, 3, dtype=lib.int64))",
     "lib.cat([lib.randn(2, 3)], dim=2)", "lib.stack([lib.randn(2)], dim=3)", "lib.randn(2, 3).unbind(2)",
