@@ -14,11 +14,13 @@ from __future__ import annotations
 import contextlib
 import numbers
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from . import backend
 from .backend import get_array_module
+from .hooks import RemovableHandle
 
 _state = threading.local()
 
@@ -147,7 +149,7 @@ class Tensor:
     write it. ``data`` is PyTorch's: a tensor sharing that storage, outside the graph.
     """
 
-    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "_backward_hooks", "__weakref__")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -159,6 +161,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self._ctx: Function | None = None
         self._retains_grad = False
+        self._backward_hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -268,6 +271,22 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor has been computed, as PyTorch does.
+
+        The hook gets the complete gradient (a Tensor) before it flows on to this tensor's inputs or into
+        ``.grad``; returning a Tensor replaces the gradient, returning None keeps it. Hooks run in the order
+        registered. Returns a handle whose ``remove()`` takes the hook away.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self._backward_hooks is None:
+            self._backward_hooks = OrderedDict()
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
     def zero_(self) -> "Tensor":
         """Fill with zeros in place (the data of a leaf; used by ``nn.init`` and on ``.grad``)."""
         self.array[...] = 0
@@ -326,6 +345,19 @@ def _accumulate_grad(t: Tensor, g) -> None:
         t.grad = Tensor(t.grad.array + g)
 
 
+def _run_tensor_hooks(t: Tensor, g):
+    """Pass the complete gradient of ``t`` through its hooks (``Tensor.register_hook``)."""
+    for hook in list(t._backward_hooks.values()):
+        out = hook(Tensor(g))
+        if out is not None:
+            new = out.array if isinstance(out, Tensor) else out
+            if tuple(new.shape) != tuple(g.shape):
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                                   f"{tuple(new.shape)} for a tensor of shape {tuple(g.shape)}")
+            g = new
+    return g
+
+
 def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
     # Pass 1: count, for every tensor reachable from root, how many recorded functions consume it.
     pending: dict[int, int] = {}
@@ -353,6 +385,8 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
     while ready:
         t = ready.pop()
         g = grads.pop(id(t), None)
+        if g is not None and t._backward_hooks:
+            g = _run_tensor_hooks(t, g)
         fn = t._ctx
         if g is not None and (fn is None or t._retains_grad):
             _accumulate_grad(t, g)

@@ -66,6 +66,59 @@ def device_of(array) -> str:
     return "cuda" if _is_cupy_array(array) else "cpu"
 
 
+class device:
+    """PyTorch's ``torch.device``: ``device("cpu")``, ``device("cuda")``, ``device("cuda:0")``, ``device("cuda", 0)``.
+
+    ``type`` is "cpu" or "cuda", ``index`` the GPU number or None; ``str(d)`` is "cpu" or "cuda:0". Wherever
+    tinycnn takes a device (``Module.to``, ``Tensor.to``, ``tensor(..., device=)``) a ``device`` and its
+    string are the same. Unlike PyTorch's, a device also equals its string (``device("cpu") == "cpu"``), as
+    ``Tensor.device`` is a string.
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index: int | None = None):
+        given = type
+        if isinstance(given, device):
+            given, index = given.type, given.index if index is None else index
+        name = str(given).lower()
+        if ":" in name:
+            if index is not None:
+                raise ValueError(f"device({given!r}, {index}): give the index in the string or as the "
+                                 f"second argument, not both")
+            name, _, number = name.partition(":")
+            if not number.isdigit():
+                raise ValueError(f"device: expected a device index after ':', got {given!r}")
+            index = int(number)
+        if name not in ("cpu", "cuda"):
+            raise ValueError(f"unknown device {given!r}: expected 'cpu' or 'cuda'")
+        if index is not None and (not isinstance(index, int) or index < 0):
+            raise ValueError(f"device: index must be a non-negative int, got {index!r}")
+        object.__setattr__(self, "type", name)
+        object.__setattr__(self, "index", index)
+
+    def __setattr__(self, name, value):
+        raise AttributeError("device objects are immutable")
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            try:
+                other = device(other)
+            except ValueError:
+                return False
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
 def normalize_device(device) -> str:
     """Accept "cpu", "cuda", "cuda:0" or a Device; return "cpu" or "cuda"."""
     name = str(device).lower()
