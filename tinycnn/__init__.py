@@ -11,6 +11,8 @@ from .autograd import (Function, Size, Tensor, arange, enable_grad, from_numpy, 
                        no_grad, ones, ones_like, rand, randn, set_grad_enabled, tensor, zeros, zeros_like)
 from .backend import (bool_, float16, float32, float64, get_array_module, get_rng_state, int32, int64,
                       manual_seed, set_rng_state, uint8)
+from .backend import device
+from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.arithmetic import add, div, matmul, mul, neg, pow, sub  # noqa: A004
 from .ops.conversion import clone
 from .ops.elementwise import abs, clamp, clip, exp, log, maximum, minimum, sign, sqrt, where  # noqa: A004
