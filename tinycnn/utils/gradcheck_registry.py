@@ -16,10 +16,14 @@ from typing import Callable
 
 from .gradcheck_cases import (activation, arithmetic, conv, dropout, elementwise, fused, linear, loss, misc,
                               normalization, pooling, reduction, shape)
+from .gradcheck_cases import (conv1d, conv_transpose, distance, gated_activation, pointwise_loss, sample_norm,
+                              smooth_activation, unpool, upsample)
 from .gradcheck_cases.common import Case as RegisteredOp
 
 _TABLE = (arithmetic, elementwise, reduction, shape, activation, linear, conv, pooling, fused, normalization,
-          dropout, loss, misc)
+          dropout, loss, misc,
+          smooth_activation, gated_activation, conv_transpose, conv1d, unpool, upsample, sample_norm,
+          pointwise_loss, distance)
 
 REGISTRY: dict[str, RegisteredOp] = {}
 
