@@ -145,7 +145,7 @@ def assert_module_matches_torch(ours, theirs, *inputs, train: bool = True, atol:
     sd = theirs.state_dict()
     assert list(ours.state_dict()) == list(sd), f"state_dict keys {list(ours.state_dict())} vs torch {list(sd)}"
     for key, value in ours.state_dict().items():
-        assert tuple(value.shape) == tuple(sd[key].shape), f"{key}: {tuple(value.shape)} vs torch {tuple(sd[key].shape)}"
+        assert tuple(value.shape) == tuple(sd[key].shape), f"{key}: {tuple(value.shape)} vs {tuple(sd[key].shape)}"
     ours.load_state_dict({k: v.detach().numpy() for k, v in sd.items()})
     arrays = [np.array(a) for a in inputs]
     ts = [Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]

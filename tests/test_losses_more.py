@@ -115,8 +115,8 @@ def test_cosine_similarity_and_pairwise_distance_match_torch(torch):
         assert_matches_torch(lambda a, b: F.pairwise_distance(a, b, p),
                              lambda a, b: torch.nn.functional.pairwise_distance(a, b, p), [a, b])
     assert_module_matches_torch(nn.CosineSimilarity(dim=0), torch.nn.CosineSimilarity(dim=0), a, b)
-    assert_module_matches_torch(nn.PairwiseDistance(p=1.0, keepdim=True), torch.nn.PairwiseDistance(p=1.0, keepdim=True),
-                                a, b)
+    assert_module_matches_torch(nn.PairwiseDistance(p=1.0, keepdim=True),
+                                torch.nn.PairwiseDistance(p=1.0, keepdim=True), a, b)
     np.testing.assert_allclose(F.cosine_similarity(Tensor(a), Tensor(2 * a)).numpy(), 1.0)
 
 

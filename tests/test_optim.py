@@ -296,6 +296,11 @@ def test_add_param_group_and_module_parameters():
     (lambda p: optim.Adam(p, betas=(0.9, -0.1)), r"betas\[1\] -0.1"),
     (lambda p: optim.AdamW(p, eps=-1.0), "eps -1.0"),
     (lambda p: optim.Adam([]), "empty"),
+    (lambda p: optim.Adadelta(p, rho=1.5), "rho 1.5"),
+    (lambda p: optim.Adadelta(p, lr=-1.0), "lr -1.0"),
+    (lambda p: optim.Adamax(p, betas=(0.9, 1.0)), r"betas\[1\] 1.0"),
+    (lambda p: optim.NAdam(p, momentum_decay=-0.1), "momentum_decay -0.1"),
+    (lambda p: optim.RAdam(p, eps=-1e-8), "eps -1e-08"),
 ])
 def test_argument_errors(make, match):
     with pytest.raises(ValueError, match=match):

@@ -125,8 +125,12 @@ def _gate_inputs(call: _HookCall, args: tuple) -> tuple:
     if not wanted:
         return args
 
+    others = [(positions.index(i), args[i]) for i in positions if i not in wanted]
+
     def on_grad(grads):
         grad_input = [None] * call.n_inputs
+        for slot, t in others:          # a tensor input without grad gets zeros, as PyTorch's hook shows it
+            grad_input[slot] = Tensor(get_array_module(t.array).zeros_like(t.array))
         for slot, g in zip(call.input_slots, grads):
             grad_input[slot] = g
         grad_input = call.run_hooks(tuple(grad_input))
