@@ -12,7 +12,7 @@ import numbers
 import numpy as np
 
 from ..autograd import Function, Tensor
-from ..backend import get_array_module
+from ..backend import get_array_module, to_device
 from ._sizes import shape_str
 from .arithmetic import as_operand, check_broadcast, unbroadcast
 from .elementwise import clamp, minimum, where
@@ -103,7 +103,7 @@ class CosineSimilarity(Function):
 
     def forward(self, x1, x2, *, dim, eps):
         xp = get_array_module(x1, x2)
-        shape = xp.broadcast_shapes(x1.shape, x2.shape)
+        shape = np.broadcast_shapes(x1.shape, x2.shape)
         a, b = xp.broadcast_to(x1, shape), xp.broadcast_to(x2, shape)
         n1 = xp.sqrt((a * a).sum(axis=dim, keepdims=True))
         n2 = xp.sqrt((b * b).sum(axis=dim, keepdims=True))
@@ -161,10 +161,11 @@ def _reduce(loss, reduction, name):
 
 
 def _target(target, like, name):
+    """The +-1 labels as a tensor on ``like``'s device (a list, array or tensor; no gradient flows to them)."""
     t = as_operand(target)
     if not isinstance(t, Tensor):
         t = Tensor(get_array_module(like.array).asarray(t))
-    return t
+    return t if t.device == like.device else Tensor(to_device(t.array, like.device))
 
 
 def margin_ranking_loss(input1, input2, target, margin: float = 0.0, size_average=None, reduce=None,

@@ -6,7 +6,7 @@ the flat position h*W + w of its maximum inside its (H, W) input plane (PyTorch'
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
-from ..backend import get_array_module
+from ..backend import get_array_module, to_device
 from ._sizes import _pair, shape_str
 
 
@@ -26,7 +26,8 @@ class MaxUnpool2dFunction(Function):
         flat_idx = indices.reshape(n, c, -1)
         self.idx, self.x_shape = flat_idx, x.shape
         y = xp.zeros((n, c, out_hw[0] * out_hw[1]), dtype=x.dtype)
-        xp.put_along_axis(y, flat_idx, x.reshape(n, c, -1), axis=2)
+        planes = xp.arange(n)[:, None, None], xp.arange(c)[None, :, None]
+        y[planes[0], planes[1], flat_idx] = x.reshape(n, c, -1)     # (indexing, as CuPy has no put_along_axis)
         return y.reshape(n, c, *out_hw)
 
     def backward(self, gy):
@@ -59,8 +60,7 @@ def unpool_output_size(in_hw, kernel_size, stride, padding, output_size, layer: 
 
 def _indices(indices, x, layer):
     idx = indices.array if isinstance(indices, Tensor) else indices
-    if not hasattr(idx, "dtype"):
-        idx = get_array_module(x.array).asarray(idx)
+    idx = to_device(idx, x.device) if hasattr(idx, "dtype") else get_array_module(x.array).asarray(idx)
     if idx.dtype.kind not in "iu":
         raise TypeError(f"{layer}: indices must be an integer tensor (from max_pool2d(..., return_indices=True)), "
                         f"got dtype {idx.dtype}")
