@@ -40,6 +40,14 @@ class _PadNd(Module):
             raise ValueError(f"{type(self).__name__}({self.padding}) expects a {d + 1}-D {layout} or {d + 2}-D "
                              f"input at least as large as the cropping, got input of shape "
                              f"{shape_str(input.shape)}")
+        if self._mode in ("reflect", "circular"):
+            for a in range(d):
+                size, widths = input.shape[-1 - a], self.padding[2 * a:2 * a + 2]
+                limit = size - 1 if self._mode == "reflect" else size
+                if max(widths) > limit or min(widths) < 0:
+                    raise ValueError(f"{type(self).__name__}({self.padding}): {self._mode} padding {widths} must be "
+                                     f"non-negative and at most {limit} for an axis of size {size} (the input's "
+                                     f"axis {input.ndim - 1 - a}), got input of shape {shape_str(input.shape)}")
         return pad(input, self.padding, mode=self._mode, value=self.value)
 
     def extra_repr(self) -> str:
