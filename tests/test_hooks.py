@@ -191,3 +191,20 @@ def test_register_hook_errors():
     handle = nn.Linear(1, 1).register_forward_hook(lambda *a: None)
     assert "RemovableHandle" in repr(handle)
     assert isinstance(Tensor(np.zeros(1), requires_grad=True).register_hook(lambda g: None), type(handle))
+
+
+def test_the_examples_in_docs_nn_md_run():
+    import contextlib
+    import io
+    import re
+    from pathlib import Path
+    text = (Path(__file__).resolve().parents[1] / "docs" / "nn.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert len(blocks) == 2
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        for code in blocks:
+            exec(compile(code, "<docs/nn.md>", "exec"), {"__name__": "__docs__"})
+    printed = out.getvalue()
+    assert "tinycnn.Size([2, 4, 6, 6]) tinycnn.Size([2, 4, 6, 6])" in printed
+    assert "Linear(in_features=4704, out_features=10, bias=True)" in printed and "47206" in printed
