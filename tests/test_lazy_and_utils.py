@@ -110,6 +110,16 @@ def test_load_state_dict_into_an_uninitialised_lazy_module_like_torch(torch, tmp
     np.testing.assert_array_equal(again(x).numpy(), trained(x).numpy())
 
 
+def test_a_deep_copy_of_an_unrun_lazy_model_initialises_on_its_own():
+    import copy
+    net = nn.Sequential(nn.LazyLinear(4), nn.ReLU(), nn.LazyLinear(2))
+    twin = copy.deepcopy(net)
+    twin(tinycnn.randn(1, 3))
+    assert type(net[0]) is nn.LazyLinear and type(twin[0]) is nn.Linear
+    net(tinycnn.randn(1, 5))
+    assert net[0].in_features == 5 and twin[0].in_features == 3 and not net[0]._has_hooks()
+
+
 def test_lazy_errors():
     with pytest.raises(RuntimeError, match="has no shape yet"):
         nn.LazyLinear(3).weight.shape

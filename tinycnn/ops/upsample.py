@@ -108,18 +108,17 @@ class Interpolate(Function):
     """
 
     def forward(self, x, *, axis_taps):
-        xp = get_array_module(x)
-        self.matrices = []
         y = x
-        for axis, tap_list, in_size, out_size in axis_taps:
+        for axis, tap_list, _, _ in axis_taps:
             y = _apply_taps(y, axis, tap_list)
-            self.matrices.append((axis, xp.asarray(taps_matrix(tap_list, in_size, out_size), dtype=x.dtype)))
+        self.axis_taps = axis_taps           # the matrices are built only if backward runs
         return y
 
     def backward(self, gy):
         xp = get_array_module(gy)
         g = gy
-        for axis, a in reversed(self.matrices):
+        for axis, tap_list, in_size, out_size in reversed(self.axis_taps):
+            a = xp.asarray(taps_matrix(tap_list, in_size, out_size), dtype=gy.dtype)
             g = xp.moveaxis(xp.tensordot(a.T, xp.moveaxis(g, axis, 0), axes=1), 0, axis)   # A^T along axis
         return xp.ascontiguousarray(g)
 

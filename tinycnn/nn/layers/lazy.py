@@ -46,7 +46,10 @@ class LazyModuleMixin:
             module.initialize_parameters(*args, **kwargs)
         if module.has_uninitialized_params():
             raise RuntimeError(f"module {type(module).__name__} has not been fully initialized")
-        module._initialize_hook.remove()
+        # by id, from this module's own dicts (the handle of a deep copy still names the original's)
+        hook_id = module._initialize_hook.id
+        for hooks in (module._forward_pre_hooks, module._forward_pre_hooks_with_kwargs):
+            hooks.pop(hook_id, None)
         del module._initialize_hook
         if module.cls_to_become is not None:
             module.__class__ = module.cls_to_become
