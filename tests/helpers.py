@@ -185,3 +185,39 @@ def compare_with_torch(ours, theirs, arrays, *, dtype=np.float64, rtol=None, ato
             expected = t.grad.numpy() if t.grad is not None else np.zeros(t.shape, dtype=arrays[i].dtype)
             got = m.grad.numpy() if m.grad is not None else np.zeros(m.shape, dtype=arrays[i].dtype)
             np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
+
+
+def assert_module_matches_torch(ours, theirs, *inputs, train: bool = True, atol: float = 1e-10, rtol: float = 1e-10):
+    """A tinycnn module and its PyTorch counterpart, in float64 with the same weights (PyTorch's, loaded into
+    ours), agree: the same state-dict keys and shapes, the same output, the same gradients of every float input
+    and every parameter, and the same buffers afterwards (running statistics). Returns our output."""
+    import torch
+    theirs = theirs.double().train(train)
+    ours = ours.double().train(train)
+    sd = theirs.state_dict()
+    assert list(ours.state_dict()) == list(sd), f"state_dict keys {list(ours.state_dict())} vs torch {list(sd)}"
+    for key, value in ours.state_dict().items():
+        assert tuple(value.shape) == tuple(sd[key].shape), f"{key}: {tuple(value.shape)} vs {tuple(sd[key].shape)}"
+    ours.load_state_dict({k: v.detach().numpy() for k, v in sd.items()})
+    arrays = [np.array(a) for a in inputs]
+    ts = [Tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+    tt = [torch.tensor(a.copy(), requires_grad=a.dtype.kind == "f") for a in arrays]
+    out, t_out = _first(ours(*ts)), _first(theirs(*tt))
+    np.testing.assert_allclose(out.numpy(), t_out.detach().numpy(), atol=atol, rtol=rtol, err_msg="forward")
+    u = upstream_for(out)
+    if out.requires_grad:
+        out.backward(Tensor(u))
+        t_out.backward(torch.tensor(u))
+    for i, (a, b) in enumerate(zip(ts, tt)):
+        if b.grad is not None:
+            np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), atol=atol, rtol=rtol,
+                                       err_msg=f"gradient of input {i}")
+    t_params = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        if t_params[name].grad is not None:
+            np.testing.assert_allclose(p.grad.numpy(), t_params[name].grad.numpy(), atol=atol, rtol=rtol,
+                                       err_msg=f"gradient of {name}")
+    t_buffers = dict(theirs.named_buffers())
+    for name, b in ours.named_buffers():
+        np.testing.assert_allclose(b.numpy(), t_buffers[name].numpy(), atol=atol, rtol=rtol, err_msg=f"buffer {name}")
+    return out

@@ -162,9 +162,10 @@ def test_devices_are_objects_equal_to_their_names(torch):
     assert repr(cpu) == repr(torch.device("cpu")) and str(cpu) == "cpu"
     cuda1 = tinycnn.device("cuda", 1)
     assert str(cuda1) == str(torch.device("cuda", 1)) and repr(cuda1) == repr(torch.device("cuda", 1))
-    assert cuda1 == "cuda:1" and cuda1 == "cuda" and cuda1 != "cuda:0" and cuda1 != "cpu"
-    assert tinycnn.device("cuda:0") == tinycnn.device("cuda") and hash(tinycnn.device("cuda:0")) == hash("cuda")
-    assert {cpu: 1}["cpu"] == 1 and {"cpu": 2}[cpu] == 2
+    assert cuda1 == "cuda:1" and cuda1 != "cuda" and cuda1 != "cuda:0" and cuda1 != "cpu"
+    assert (tinycnn.device("cuda:0") == tinycnn.device("cuda")) == (torch.device("cuda:0") == torch.device("cuda"))
+    assert hash(tinycnn.device("cuda:0")) == hash("cuda:0") and tinycnn.device("cuda") == "cuda"
+    assert {cpu: 1}["cpu"] == 1 and {"cpu": 2}[cpu] == 2 and tinycnn.device(tinycnn.device("cuda:1")) == cuda1
     x = tinycnn.zeros(2)
     assert x.device == "cpu" and isinstance(x.device, tinycnn.Device) and x.device.type == "cpu"
     assert pickle.loads(pickle.dumps(cuda1)) == cuda1

@@ -139,7 +139,7 @@ _BAD_CONV = [
     (dict(kernel_size="3"), "kernel_size"), (dict(stride=0), "stride"), (dict(stride=(1, -1)), "stride"),
     (dict(dilation=0), "dilation"), (dict(padding=-1), "padding"), (dict(padding="full"), "padding"),
     (dict(padding="same", stride=2), "same"), (dict(groups=0), "groups"), (dict(groups=4), "divisible"),
-    (dict(padding_mode="reflect"), "padding_mode"),
+    (dict(padding_mode="mirror"), "padding_mode"),     # reflect, replicate and circular are supported
 ]
 
 

@@ -89,6 +89,19 @@ CASES = [
     ("Adam", dict(lr=0.05, betas=(0.5, 0.9), eps=0.1)),
     ("AdamW", dict(lr=0.05)),
     ("AdamW", dict(lr=0.05, weight_decay=0.3, amsgrad=True, betas=(0.8, 0.5))),
+    ("Adadelta", dict()),
+    ("Adadelta", dict(lr=0.5, rho=0.7, eps=1e-3, weight_decay=0.1)),
+    ("Adadelta", dict(lr=0.3, maximize=True)),
+    ("Adamax", dict()),
+    ("Adamax", dict(lr=0.05, betas=(0.8, 0.9), eps=0.1, weight_decay=0.2)),
+    ("Adamax", dict(lr=0.05, maximize=True)),
+    ("NAdam", dict()),
+    ("NAdam", dict(lr=0.05, betas=(0.8, 0.9), momentum_decay=0.01, weight_decay=0.2)),
+    ("NAdam", dict(lr=0.05, weight_decay=0.2, decoupled_weight_decay=True, eps=0.1)),
+    ("RAdam", dict()),
+    ("RAdam", dict(lr=0.05, betas=(0.9, 0.5), weight_decay=0.1)),             # rho_t > 5 from step 2 on
+    ("RAdam", dict(lr=0.05, weight_decay=0.3, decoupled_weight_decay=True)),   # rho_t <= 5 for 5 steps
+    ("RAdam", dict(lr=0.05, betas=(0.8, 0.7), maximize=True)),
 ]
 
 
@@ -104,6 +117,11 @@ GROUP_CASES = [
     ("RMSprop", dict(lr=0.01), [dict(lr=0.002), dict(centered=True, momentum=0.3)]),
     ("Adam", dict(lr=0.05), [dict(lr=0.2), dict(amsgrad=True, betas=(0.9, 0.5), weight_decay=0.1)]),
     ("AdamW", dict(lr=0.05), [dict(lr=0.01), dict(weight_decay=0.5)]),
+    ("Adadelta", dict(lr=0.5), [dict(lr=1.0), dict(rho=0.5, weight_decay=0.1)]),
+    ("Adamax", dict(lr=0.05), [dict(lr=0.01), dict(betas=(0.5, 0.9))]),
+    ("NAdam", dict(lr=0.05), [dict(lr=0.1), dict(momentum_decay=0.02, weight_decay=0.1)]),
+    ("RAdam", dict(lr=0.05), [dict(lr=0.1), dict(betas=(0.9, 0.5), decoupled_weight_decay=True,
+                                                 weight_decay=0.2)]),
 ]
 
 
@@ -118,6 +136,10 @@ RICH = {  # every state buffer of each optimizer in use
     "RMSprop": dict(lr=0.01, centered=True, momentum=0.5, weight_decay=0.1),
     "Adam": dict(lr=0.05, amsgrad=True, betas=(0.9, 0.5), weight_decay=0.1),
     "AdamW": dict(lr=0.05, amsgrad=True, weight_decay=0.3),
+    "Adadelta": dict(lr=0.5, rho=0.8, weight_decay=0.1),
+    "Adamax": dict(lr=0.05, betas=(0.8, 0.9), weight_decay=0.1),
+    "NAdam": dict(lr=0.05, momentum_decay=0.01, weight_decay=0.1),
+    "RAdam": dict(lr=0.05, betas=(0.9, 0.5), weight_decay=0.1),
 }
 
 
@@ -203,17 +225,18 @@ def test_float32_stays_float32_and_tracks_torch(name):
     params = [Parameter(x.astype(np.float32)) for x in INIT]
     opt = getattr(optim, name)(params, **RICH[name])
     _drive(opt, params, 3, None, lambda p: p.array, lambda g: tinycnn.Tensor(g.astype(np.float32)))
-    for entries in opt.state.values():
+    for entries in opt.state.values():     # every buffer (NAdam's mu_product is a scalar, not a buffer)
         for key, val in entries.items():
-            assert key == "step" or val.dtype == np.float32, (key, val.dtype)
+            assert key == "step" or isinstance(val, float) or val.dtype == np.float32, (key, val.dtype)
     # float64 state (e.g. from a float64 run) is cast to the parameters' dtype on load
     state = opt.state_dict()
     for entries in state["state"].values():
         for key in entries:
-            if key != "step":
+            if key != "step" and hasattr(entries[key], "dtype"):
                 entries[key] = entries[key].astype(np.float64)
     opt.load_state_dict(state)
-    assert all(v.dtype == np.float32 for e in opt.state.values() for k, v in e.items() if k != "step")
+    assert all(v.dtype == np.float32 for e in opt.state.values() for k, v in e.items()
+               if k != "step" and hasattr(v, "dtype"))
 
 
 def test_zero_grad_and_closure():
@@ -273,6 +296,11 @@ def test_add_param_group_and_module_parameters():
     (lambda p: optim.Adam(p, betas=(0.9, -0.1)), r"betas\[1\] -0.1"),
     (lambda p: optim.AdamW(p, eps=-1.0), "eps -1.0"),
     (lambda p: optim.Adam([]), "empty"),
+    (lambda p: optim.Adadelta(p, rho=1.5), "rho 1.5"),
+    (lambda p: optim.Adadelta(p, lr=-1.0), "lr -1.0"),
+    (lambda p: optim.Adamax(p, betas=(0.9, 1.0)), r"betas\[1\] 1.0"),
+    (lambda p: optim.NAdam(p, momentum_decay=-0.1), "momentum_decay -0.1"),
+    (lambda p: optim.RAdam(p, eps=-1e-8), "eps -1e-08"),
 ])
 def test_argument_errors(make, match):
     with pytest.raises(ValueError, match=match):

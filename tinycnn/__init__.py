@@ -16,6 +16,7 @@ from .creation import (arange, as_tensor, bernoulli, empty, empty_like, eye, ful
                        multinomial, normal, ones, ones_like, rand, rand_like, randint, randint_like, randn, randn_like,
                        randperm, tril_indices, triu_indices, zeros, zeros_like)
 from .errors import DimensionError, IndexOutOfRangeError, ShapeError
+from .ops.activation import log_softmax, relu, sigmoid, softmax, tanh
 from .ops.arithmetic import (add, div, divide, eq, floor_divide, ge, greater, greater_equal, gt, le, less,
                              less_equal, lt, matmul, mul, multiply, ne, neg, not_equal, pow, rsub,  # noqa: A004
                              sub, subtract, true_divide)
@@ -58,7 +59,7 @@ from .kernels import load_backend as _load_backend
 # device constructor; as attributes of the package they shadow the builtins only there.
 float, double, half, long, int, short, bool = (_ALIASES[n] for n in  # noqa: A001
                                                ("float", "double", "half", "long", "int", "short", "bool"))
-device = Device
+device = Device  # tinycnn.device('cuda', 0), as torch.device
 swapdims = transpose
 
 # Load the compute backend now, as ``import torch`` does (tinycnn/kernels/__init__.py: load_backend).

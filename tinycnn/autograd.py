@@ -22,11 +22,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
+from collections import OrderedDict
 
 import numpy as np
 
 from . import backend
 from .backend import Device, get_array_module
+from .hooks import RemovableHandle
 
 _state = threading.local()
 
@@ -263,7 +265,7 @@ class Tensor:
     """
 
     __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "_version_counter", "_base",
-                 "_view_fn", "__weakref__")
+                 "_view_fn", "_backward_hooks", "__weakref__")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -278,6 +280,7 @@ class Tensor:
         self._version_counter = _Version()
         self._base: Tensor | None = None  # the tensor this one is a view of (set by Function.apply)
         self._view_fn = None              # [Function class, params, version] that made that view
+        self._backward_hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -318,8 +321,8 @@ class Tensor:
 
     @property
     def device(self) -> Device:
-        """Where the storage lives: ``device(type='cpu')`` or ``device(type='cuda', index=0)``; equal to the
-        strings "cpu" and "cuda" / "cuda:0"."""
+        """Where the storage lives: ``device(type='cpu')`` or ``device(type='cuda')`` (CuPy's current GPU),
+        equal to the strings "cpu" and "cuda"."""
         return _DEVICES[backend.device_of(self.array)]
 
     @property
@@ -407,6 +410,21 @@ class Tensor:
         self._retains_grad = True
         return self
 
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` each time the gradient of this tensor has been computed, as PyTorch does.
+
+        The hook gets the complete gradient (a Tensor) before it flows on to this tensor's inputs or into
+        ``.grad``; returning a Tensor replaces the gradient, returning None keeps it. Hooks run in the order
+        registered. Returns a handle whose ``remove()`` takes the hook away.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: cannot register a hook on a tensor that doesn't require "
+                               "gradient")
+        if self._backward_hooks is None:
+            self._backward_hooks = OrderedDict()
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
 
     # ---- backward -----------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
@@ -439,6 +457,19 @@ def _accumulate_grad(t: Tensor, g) -> None:
         t.grad = Tensor(g.copy())  # a copy: g may be shared with another input's gradient
     else:
         t.grad = Tensor(t.grad.array + g)
+
+
+def _run_tensor_hooks(t: Tensor, g):
+    """Pass the complete gradient of ``t`` through its hooks (``Tensor.register_hook``)."""
+    for hook in list(t._backward_hooks.values()):
+        out = hook(Tensor(g))
+        if out is not None:
+            new = out.array if isinstance(out, Tensor) else out
+            if tuple(new.shape) != tuple(g.shape):
+                raise RuntimeError(f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                                   f"{tuple(new.shape)} for a tensor of shape {tuple(g.shape)}")
+            g = new
+    return g
 
 
 def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
@@ -478,6 +509,9 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
     while ready:
         t, fn = ready.pop()
         g = grads.pop(key(t, fn), None)
+        current = fn is None or t._ctx is fn   # this node is t's present role (not one before an in-place op)
+        if g is not None and current and t._backward_hooks:
+            g = _run_tensor_hooks(t, g)
         if g is not None and (fn is None or (t._retains_grad and t._ctx is fn)):
             _accumulate_grad(t, g)
         if fn is None:
@@ -511,7 +545,7 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
             fn.release()
 
 
-_DEVICES = {"cpu": Device("cpu"), "cuda": Device("cuda", 0)}
+_DEVICES = {"cpu": Device("cpu"), "cuda": Device("cuda")}
 
 
 def tensor(data, requires_grad: bool = False, dtype=None, device=None) -> Tensor:

@@ -109,8 +109,8 @@ def _parse_device(device) -> tuple[str, int | None]:
         return "cuda", None
     if name is not None and name.startswith("cuda:") and name[5:].isdigit():
         return "cuda", int(name[5:])
-    if name is not None and name.startswith("cpu:") and name[4:] == "0":
-        return "cpu", None
+    if name is not None and name.startswith("cpu:") and name[4:].isdigit():
+        return "cpu", int(name[4:])
     raise ValueError(f"unknown device {device!r}: expected 'cpu' or 'cuda'")
 
 
@@ -120,10 +120,13 @@ def normalize_device(device) -> str:
 
 
 class Device:
-    """A device, as PyTorch's ``torch.device``: ``Device("cuda:0")``, ``Device("cuda", 0)``, ``Device("cpu")``.
+    """A device, as PyTorch's ``torch.device``: ``device("cuda:0")``, ``device("cuda", 0)``, ``device("cpu")``.
 
-    It compares equal to its name, as a string does (``t.device == "cpu"``), and a device without an index
-    equals the same device with one ("cuda" == "cuda:0"): CuPy runs on its current GPU.
+    ``type`` is "cpu" or "cuda", ``index`` the GPU number or None; ``str(d)`` is "cpu" or "cuda:0". Wherever
+    tinycnn takes a device (``Module.to``, ``Tensor.to``, ``tensor(..., device=)``) a device and its name are
+    the same. Equality is PyTorch's (type and index: ``device("cuda:0") != device("cuda")``), and a device
+    also equals its name (``t.device == "cpu"``), so code that compares with strings keeps working. A
+    tensor's device has no index (CuPy computes on its current GPU): ``t.device == "cuda"``.
     """
 
     __slots__ = ("type", "index")
@@ -132,12 +135,11 @@ class Device:
         kind, parsed = _parse_device(type)
         if index is not None:
             if parsed is not None:
-                raise ValueError(f"device(): {type!r} already names an index; got index={index!r} too")
+                raise ValueError(f"device({type!r}, {index}): give the index in the string or as the second "
+                                 f"argument, not both")
             if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-                raise ValueError(f"device(): index must be a non-negative int, got {index!r}")
-            if kind == "cpu" and index != 0:
-                raise ValueError(f"device(): the cpu device has only index 0, got {index!r}")
-            parsed = index if kind == "cuda" else None
+                raise ValueError(f"device: index must be a non-negative int, got {index!r}")
+            parsed = index
         object.__setattr__(self, "type", kind)
         object.__setattr__(self, "index", parsed)
 
@@ -156,16 +158,18 @@ class Device:
         if not isinstance(other, (Device, str)):
             return NotImplemented
         try:
-            kind, index = _parse_device(other)
+            return _parse_device(other) == (self.type, self.index)
         except ValueError:
             return False
-        return kind == self.type and (index is None or self.index is None or index == self.index)
 
     def __hash__(self) -> int:
-        return hash(self.type)  # "cuda" and "cuda:0" are equal, so they must hash alike
+        return hash(str(self))  # as its name's: a device and its name are the same dict key
 
     def __reduce__(self):
         return (Device, (self.type, self.index))
+
+
+device = Device  # PyTorch's spelling (tinycnn.device)
 
 
 def to_device(array, device: str):

@@ -52,6 +52,50 @@ class Sequential(Module):
         self.add_module(str(len(self)), module)
         return self
 
+    def extend(self, modules) -> "Sequential":
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index: int, module: Module) -> "Sequential":
+        _insert(self, index, module, "Sequential")
+        return self
+
+    def pop(self, index: int = -1) -> Module:
+        module = self[index]
+        del self[index]
+        return module
+
+    def __delitem__(self, idx):
+        _delete(self, idx, "Sequential")
+
+
+def _renumber(container, modules) -> None:
+    """Re-key the container's children 0, 1, 2... in order (PyTorch keeps the numbering dense)."""
+    container._modules.clear()
+    for i, m in enumerate(modules):
+        container._modules[str(i)] = m
+
+
+def _insert(container, index: int, module: Module, owner: str) -> None:
+    if not isinstance(module, Module):
+        raise TypeError(f"{owner}.insert: expected a Module, got {type(module).__name__}")
+    n = len(container)
+    if not isinstance(index, int) or not -n <= index <= n:
+        raise IndexError(f"{owner}.insert: index {index!r} out of range for length {n}")
+    modules = list(container._modules.values())
+    modules.insert(index, module)
+    _renumber(container, modules)
+
+
+def _delete(container, idx, owner: str) -> None:
+    modules = list(container._modules.values())
+    if isinstance(idx, slice):
+        del modules[idx]
+    else:
+        del modules[_index(idx, len(modules), owner)]
+    _renumber(container, modules)
+
 
 def _index(idx, n, owner):
     if not isinstance(idx, int):
@@ -84,6 +128,20 @@ class ModuleList(Module):
     def __setitem__(self, idx, module):
         self.add_module(str(_index(idx, len(self), "ModuleList")), module)
 
+    def __delitem__(self, idx):
+        _delete(self, idx, "ModuleList")
+
+    def insert(self, index: int, module: Module) -> None:
+        _insert(self, index, module, "ModuleList")
+
+    def pop(self, index: int = -1) -> Module:
+        module = self[index]
+        del self[index]
+        return module
+
+    def __iadd__(self, modules) -> "ModuleList":
+        return self.extend(modules)
+
     def __len__(self):
         return len(self._modules)
 
@@ -105,6 +163,16 @@ class ModuleDict(Module):
 
     def __contains__(self, key):
         return key in self._modules
+
+    def __delitem__(self, key):
+        del self._modules[key]
+
+    def pop(self, key) -> Module:
+        return self._modules.pop(key)
+
+    def update(self, modules) -> None:
+        for name, m in (modules.items() if hasattr(modules, "items") else modules):
+            self.add_module(name, m)
 
     def __len__(self):
         return len(self._modules)

@@ -20,3 +20,21 @@ from ..ops.dropout import dropout, dropout2d  # noqa: F401
 from ..ops.misc import channel_shuffle  # noqa: F401
 from ..ops.normalization import batch_norm, local_response_norm  # noqa: F401
 # --- end normalization/dropout/misc ---
+# --- convolution family, resizing, padding ---
+from ..ops.conv1d import conv1d, conv_transpose1d  # noqa: F401
+from ..ops.conv_transpose import conv_transpose2d  # noqa: F401
+from ..ops.shape import pad  # noqa: F401
+from ..ops.unpool import max_unpool1d, max_unpool2d  # noqa: F401
+from ..ops.upsample import (interpolate, pixel_shuffle, pixel_unshuffle, upsample, upsample_bilinear,  # noqa: F401
+                            upsample_nearest)
+# --- normalisation with per-sample statistics, more activations ---
+from ..ops.activation import softmin  # noqa: F401
+from ..ops.gated_activation import glu, prelu  # noqa: F401
+from ..ops.sample_norm import group_norm, instance_norm, layer_norm  # noqa: F401
+from ..ops.smooth_activation import (celu, gelu, logsigmoid, mish, selu, softplus, softsign,  # noqa: F401
+                                     tanhshrink)
+# --- losses, distances, one_hot ---
+from ..ops.distance import (cosine_embedding_loss, cosine_similarity, margin_ranking_loss,  # noqa: F401
+                            normalize, pairwise_distance, triplet_margin_loss)
+from ..ops.misc import one_hot  # noqa: F401
+from ..ops.pointwise_loss import huber_loss, kl_div, smooth_l1_loss  # noqa: F401

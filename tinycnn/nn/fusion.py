@@ -2,9 +2,10 @@
 
 A ``Conv2d``, ``ReLU``, ``MaxPool2d`` run (LeNet, AlexNet, VGG) becomes one ``conv2d_relu_max_pool2d`` call:
 the same numbers as the three layers one after another, in one pass where the fused kernel applies. Only
-those exact classes are matched, and only while their ``forward`` is the class's own: a subclass, or a tool
-that wraps an instance's ``forward`` to watch it (``utils.summary``, ``receptive_field``), sees every layer
-called. A ``MaxPool2d`` that returns its indices is left alone. ``tinycnn.ops.fused.set_fusion(False)`` turns
+those exact classes are matched, and only while their ``forward`` is the class's own and no hook watches them:
+a subclass, a tool that wraps an instance's ``forward`` to watch it (``utils.summary``, ``receptive_field``),
+or a module hook sees every layer called. A ``MaxPool2d`` that returns its indices, and a ``Conv2d`` whose
+``padding_mode`` is not "zeros", are left alone. ``tinycnn.ops.fused.set_fusion(False)`` turns
 fusion off.
 """
 from __future__ import annotations
@@ -16,13 +17,13 @@ from .layers.pooling import MaxPool2d
 
 
 def _plain(module, cls) -> bool:
-    return type(module) is cls and "forward" not in module.__dict__
+    return type(module) is cls and "forward" not in module.__dict__ and not module._has_hooks()
 
 
 def fused_call(modules, i, x):
     """(output, number of modules consumed) when modules[i:] starts a fusable run, else None."""
     conv = modules[i]
-    if not _plain(conv, Conv2d) or i + 2 >= len(modules):
+    if not _plain(conv, Conv2d) or conv.padding_mode != "zeros" or i + 2 >= len(modules):
         return None
     act, pool = modules[i + 1], modules[i + 2]
     if not _plain(act, ReLU) or not _plain(pool, MaxPool2d) or pool.return_indices:

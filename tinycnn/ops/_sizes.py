@@ -6,6 +6,8 @@ Sizes along one axis, with input ``H``, kernel ``k``, stride ``s``, padding ``p`
     ceil_mode pooling:     OH = ceil((H + 2p - d(k-1) - 1) / s) + 1, minus 1 if (OH-1)*s >= H + p
                            (PyTorch: the last window must start inside the input or the left padding)
     padding='same':        total d(k-1), left floor(total/2), the extra pixel on the right (stride 1 only)
+    transposed conv:       OH = (H - 1)s - 2p + d(k-1) + output_padding + 1
+                           (the H for which a conv with the same k, s, p, d gives back H, plus output_padding)
 """
 from __future__ import annotations
 
@@ -27,6 +29,17 @@ def _pair(value, name: str, layer: str = "", allow_zero: bool = False, allow_neg
         expected = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{where}{name} must be {expected}, got {value!r}")
     return pair
+
+
+def _single(value, name: str, layer: str, allow_zero: bool = False) -> int:
+    """int or 1-tuple -> int (the 1-D layers' arguments), with a ValueError naming the layer and argument."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise ValueError(f"{layer}: {name} must be an int or a 1-tuple of ints, got {value!r}")
+    if value < (0 if allow_zero else 1):
+        raise ValueError(f"{layer}: {name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
+    return int(value)
 
 
 def conv_output_size(size: int, k: int, s: int, pad_total: int, d: int = 1) -> int:
@@ -65,6 +78,11 @@ def conv_padding(padding, kernel_size, stride, dilation, layer: str = "") -> tup
         raise ValueError(f"{where}padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
     ph, pw = _pair(padding, "padding", layer, allow_zero=True)
     return (ph, ph, pw, pw)
+
+
+def conv_transpose_output_size(size: int, k: int, s: int, p: int, d: int = 1, output_padding: int = 0) -> int:
+    """(size - 1)s - 2p + d(k-1) + output_padding + 1: the transposed convolution's output length."""
+    return (size - 1) * s - 2 * p + d * (k - 1) + output_padding + 1
 
 
 def shape_str(shape) -> str:

@@ -304,6 +304,12 @@ def log_softmax(input, dim=None, _stacklevel: int = 3, dtype=None):
     return _softmax_like(LogSoftmax, input, dim, dtype, "log_softmax")
 
 
+def softmin(input, dim=None, _stacklevel: int = 3, dtype=None):
+    """softmax(-x): composed, so its gradient is softmax's with the sign flipped."""
+    _check_tensor(input, "softmin")
+    return softmax(-input, dim, dtype=dtype)
+
+
 TENSOR_METHODS = {
     "relu": relu, "sigmoid": sigmoid, "tanh": tanh,
     "softmax": lambda x, dim=None, dtype=None: softmax(x, dim, dtype=dtype),

@@ -1,4 +1,5 @@
-"""Loss functions with PyTorch's exact semantics: cross-entropy (fused with softmax), NLL, MSE, L1, BCE.
+"""Loss functions with PyTorch's exact semantics: cross-entropy (fused with softmax; class indices or class
+probabilities as targets), NLL, MSE, L1, BCE.
 
 ``reduction`` is "none" (one loss per element/sample), "mean" or "sum" everywhere. For the class losses
 "mean" is a *weighted* mean over the samples that are not ignored:
@@ -128,6 +129,44 @@ class NLLLoss(Function):
         return _from_rows(g, self.shape)
 
 
+class SoftCrossEntropy(Function):
+    r"""Cross-entropy against class probabilities q (soft labels, mixup, distillation): logits z and q of the
+    same shape, rows as in ``CrossEntropy``. With label smoothing eps and class weights w (1 without),
+        qs_ic = (1 - eps) q_ic + eps / C,     l_i = -sum_c w_c qs_ic log p_ic,     p = softmax(z_i)
+    As for index targets, d log p_ik / dz_ic = [k = c] - p_ic, so with r_ic = w_c qs_ic and S_i = sum_c r_ic
+        dl_i/dz_ic = p_ic S_i - r_ic,        dl_i/dq_ic = -(1 - eps) w_c log p_ic
+    'mean' divides by the number of rows M (not by a weight sum, unlike index targets: PyTorch's rule).
+    """
+
+    def forward(self, z, q, *, weight, reduction, label_smoothing, out_shape):
+        xp = get_array_module(z)
+        z2, q2 = _to_rows(z), _to_rows(q)
+        c = z2.shape[1]
+        logp = log_softmax_array(z2, 1)
+        qs = q2 * (1 - label_smoothing) + label_smoothing / c if label_smoothing else q2
+        w = weight[None, :] if weight is not None else xp.ones((1, c), dtype=z.dtype)
+        r = w * qs
+        loss = -(r * logp).sum(axis=1)
+        self.logp, self.r, self.w, self.eps = logp, r, w, label_smoothing
+        self.reduction, self.shape, self.m = reduction, z.shape, z2.shape[0]
+        if reduction == "none":
+            return loss.reshape(out_shape)
+        return loss.sum() if reduction == "sum" else (loss.sum() / self.m).astype(loss.dtype)
+
+    def backward(self, gy):
+        xp = get_array_module(gy)
+        if self.reduction == "none":
+            scale = gy.reshape(-1, 1)
+        else:
+            scale = gy / self.m if self.reduction == "mean" else gy
+        gz = gq = None
+        if self.needs_input_grad[0]:
+            gz = _from_rows((xp.exp(self.logp) * self.r.sum(axis=1, keepdims=True) - self.r) * scale, self.shape)
+        if self.needs_input_grad[1]:
+            gq = _from_rows(-(1 - self.eps) * self.w * self.logp * scale, self.shape)
+        return gz, gq
+
+
 def _class_reduce(fn, loss, w_y, reduction, out_shape):
     """Reduce per-row losses; 'mean' divides by D = sum of the non-ignored rows' class weights."""
     fn.denominator = w_y.sum()
@@ -159,7 +198,11 @@ def _class_target(input, target, weight, ignore_index, name):
     if not hasattr(tgt, "dtype"):
         tgt = np.asarray(tgt)
     if tgt.dtype.kind not in "iu":
-        hint = " (for 0/1 float targets use binary_cross_entropy_with_logits)" if tgt.dtype.kind == "f" else ""
+        hint = ""
+        if tgt.dtype.kind == "f":
+            hint = (f" (class probabilities must have the input's shape {tuple(input.shape)}; for 0/1 float "
+                    f"targets use binary_cross_entropy_with_logits)" if name == "cross_entropy" else
+                    " (for 0/1 float targets use binary_cross_entropy_with_logits)")
         raise ValueError(f"{name}: expected target to hold class indices (an integer tensor such as int64), "
                          f"got a {tgt.dtype} tensor of shape {tuple(tgt.shape)}{hint}")
     shape = tuple(input.shape)
@@ -186,14 +229,34 @@ def _class_target(input, target, weight, ignore_index, name):
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,
                   reduction: str = "mean", label_smoothing: float = 0.0):
-    """Softmax + negative log-likelihood on logits ``input`` (N, C) / (N, C, d1...) / (C,) and class
-    indices ``target``; see ``CrossEntropy``."""
+    """Softmax + negative log-likelihood on logits ``input`` (N, C) / (N, C, d1...) / (C,) and a ``target``
+    of class indices (``CrossEntropy``) or of class probabilities with the input's shape (``SoftCrossEntropy``;
+    ``ignore_index`` does not apply to those)."""
     _check_reduction(reduction, "cross_entropy")
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if (isinstance(target, Tensor) and isinstance(input, Tensor) and target.dtype.kind == "f"
+            and tuple(target.shape) == tuple(input.shape) and input.ndim >= 1):
+        return _soft_cross_entropy(input, target, weight, reduction, float(label_smoothing))
     tgt, w, out_shape = _class_target(input, target, weight, ignore_index, "cross_entropy")
     return CrossEntropy.apply(input, target=tgt, weight=w, ignore_index=ignore_index, reduction=reduction,
                               label_smoothing=float(label_smoothing), out_shape=out_shape)
+
+
+def _soft_cross_entropy(input, target, weight, reduction, label_smoothing):
+    c = input.shape[0] if input.ndim == 1 else input.shape[1]
+    w = None
+    if weight is not None:
+        w = weight.array if isinstance(weight, Tensor) else get_array_module(input.array).asarray(weight)
+        if tuple(w.shape) != (c,):
+            raise ValueError(f"cross_entropy: expected weight of shape ({c},) (one per class), got shape "
+                             f"{tuple(w.shape)}")
+        w = w.astype(input.dtype, copy=False)
+    if target.dtype != input.dtype:
+        target = target.to(dtype=input.dtype)
+    out_shape = () if input.ndim == 1 else (input.shape[0],) + tuple(input.shape[2:])
+    return SoftCrossEntropy.apply(input, target, weight=w, reduction=reduction, label_smoothing=label_smoothing,
+                                  out_shape=out_shape)
 
 
 def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100, reduce=None,

@@ -17,10 +17,14 @@ from typing import Callable
 from .gradcheck_cases import (activation, arithmetic, conv, diagonal, dropout, einsum, elementwise, fused, gather,
                               indexing, inplace, layout, linear, loss, math, misc, normalization, pointwise,
                               pooling, reduction, scan, shape, sorting)
+from .gradcheck_cases import (conv1d, conv_transpose, distance, gated_activation, pointwise_loss, sample_norm,
+                              smooth_activation, unpool, upsample)
 from .gradcheck_cases.common import Case as RegisteredOp
 
 _TABLE = (arithmetic, elementwise, math, pointwise, reduction, scan, sorting, einsum, shape, layout, diagonal,
-          indexing, gather, inplace, activation, linear, conv, pooling, fused, normalization, dropout, loss, misc)
+          indexing, gather, inplace, activation, linear, conv, pooling, fused, normalization, dropout, loss, misc,
+          smooth_activation, gated_activation, conv_transpose, conv1d, unpool, upsample, sample_norm,
+          pointwise_loss, distance)
 
 REGISTRY: dict[str, RegisteredOp] = {}
 

@@ -7,7 +7,9 @@ arguments are accepted and translated to ``reduction`` the way PyTorch does.
 from __future__ import annotations
 
 from ...autograd import Tensor
+from ...ops import distance as D
 from ...ops import loss as L
+from ...ops import pointwise_loss as P
 from ..module import Module
 
 
@@ -26,10 +28,13 @@ def _as_tensor(value):
 
 
 class _Loss(Module):
+    _extra_reductions: tuple = ()      # reductions beyond none/mean/sum (KLDivLoss: batchmean)
+
     def __init__(self, size_average=None, reduce=None, reduction: str = "mean"):
         super().__init__()
         reduction = _legacy_reduction(size_average, reduce, reduction)
-        L._check_reduction(reduction, type(self).__name__)
+        if reduction not in self._extra_reductions:
+            L._check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
 
@@ -86,3 +91,66 @@ class BCEWithLogitsLoss(_Loss):
     def forward(self, input, target):
         return L.binary_cross_entropy_with_logits(input, target, weight=self.weight, reduction=self.reduction,
                                                   pos_weight=self.pos_weight)
+
+
+class KLDivLoss(_Loss):
+    """KL(target || input) pointwise, input log-probabilities; use ``reduction="batchmean"`` for the
+    divergence per sample (PyTorch's "mean" averages over every element)."""
+
+    _extra_reductions = ("batchmean",)
+
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False):
+        super().__init__(size_average, reduce, reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        return P.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)
+
+
+class SmoothL1Loss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction: str = "mean", beta: float = 1.0):
+        super().__init__(size_average, reduce, reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return P.smooth_l1_loss(input, target, reduction=self.reduction, beta=self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction: str = "mean", delta: float = 1.0):
+        super().__init__(reduction=reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return P.huber_loss(input, target, reduction=self.reduction, delta=self.delta)
+
+
+class MarginRankingLoss(_Loss):
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return D.margin_ranking_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    def __init__(self, margin: float = 0.0, size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return D.cosine_embedding_loss(input1, input2, target, margin=self.margin, reduction=self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    def __init__(self, margin: float = 1.0, p: float = 2.0, eps: float = 1e-6, swap: bool = False,
+                 size_average=None, reduce=None, reduction: str = "mean"):
+        super().__init__(size_average, reduce, reduction)
+        if margin <= 0:
+            raise ValueError(f"TripletMarginLoss: margin must be greater than 0, got {margin}")
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return D.triplet_margin_loss(anchor, positive, negative, margin=self.margin, p=self.p, eps=self.eps,
+                                     swap=self.swap, reduction=self.reduction)

@@ -1,4 +1,6 @@
-"""Normalisation layers: ``BatchNorm1d``, ``BatchNorm2d`` and ``LocalResponseNorm`` (PyTorch semantics)."""
+"""Normalisation layers (PyTorch semantics): ``BatchNorm1d/2d`` (batch statistics), ``LayerNorm``,
+``GroupNorm``, ``InstanceNorm1d/2d`` (each sample's own statistics, ``tinycnn/ops/sample_norm.py``) and
+``LocalResponseNorm``."""
 from __future__ import annotations
 
 import numbers
@@ -10,6 +12,7 @@ from ...autograd import Tensor
 from ...errors import ShapeError
 from ...ops._sizes import shape_str
 from ...ops.normalization import batch_norm, local_response_norm
+from ...ops.sample_norm import group_norm, instance_norm, layer_norm
 from ..module import Module
 from ..parameter import Parameter
 
@@ -28,13 +31,15 @@ class _BatchNorm(Module):
 
     _expected_dims: tuple = ()
     _dims_text = ""
+    _lazy = False       # lazy subclasses start with num_features = 0
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True, device=None, dtype=None, *,
                  bias: bool = True):
         super().__init__()
         name = type(self).__name__
-        if not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool) or num_features < 1:
+        if (not isinstance(num_features, numbers.Integral) or isinstance(num_features, bool)
+                or num_features < (0 if self._lazy else 1)):
             raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
         if not isinstance(eps, numbers.Real) or eps < 0:
             raise ValueError(f"{name}: eps must be a non-negative number, got {eps!r}")
@@ -136,3 +141,127 @@ class LocalResponseNorm(Module):
 
     def extra_repr(self) -> str:
         return f"{self.size}, alpha={self.alpha}, beta={self.beta}, k={self.k}"
+
+
+class LayerNorm(Module):
+    """Normalises over the last ``len(normalized_shape)`` axes of each sample, then y * weight + bias, both of
+    ``normalized_shape`` (ones and zeros at the start) when ``elementwise_affine``."""
+
+    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        if not shape or not all(isinstance(s, numbers.Integral) and s > 0 for s in shape):
+            raise ValueError(f"LayerNorm: normalized_shape must be a positive int or a tuple of them, got "
+                             f"{normalized_shape!r}")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps, self.elementwise_affine = float(eps), bool(elementwise_affine)
+        dtype = backend.to_dtype(dtype) or backend.DEFAULT_DTYPE
+        if self.elementwise_affine:
+            self.weight = Parameter(np.ones(self.normalized_shape, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.normalized_shape, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.array[...] = 1
+        if self.bias is not None:
+            self.bias.array[...] = 0
+
+    def forward(self, input):
+        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps,
+                          _layer=f"LayerNorm({self.normalized_shape})")
+
+    def extra_repr(self) -> str:
+        return (f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}, "
+                f"bias={self.bias is not None}")
+
+
+class GroupNorm(Module):
+    """Splits the channels into ``num_groups`` groups and normalises each group of each sample (Wu & He,
+    2018); per-channel ``weight`` (ones) and ``bias`` (zeros) when ``affine``."""
+
+    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True, bias: bool = True,
+                 device=None, dtype=None):
+        super().__init__()
+        for arg, value in (("num_groups", num_groups), ("num_channels", num_channels)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"GroupNorm: {arg} must be a positive int, got {value!r}")
+        if num_channels % num_groups:
+            raise ValueError(f"GroupNorm: num_channels ({num_channels}) must be divisible by num_groups "
+                             f"({num_groups})")
+        self.num_groups, self.num_channels = int(num_groups), int(num_channels)
+        self.eps, self.affine = float(eps), bool(affine)
+        dtype = backend.to_dtype(dtype) or backend.DEFAULT_DTYPE
+        if self.affine:
+            self.weight = Parameter(np.ones(self.num_channels, dtype=dtype))
+            if bias:
+                self.bias = Parameter(np.zeros(self.num_channels, dtype=dtype))
+            else:
+                self.register_parameter("bias", None)
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        if device is not None:
+            self.to(device)
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            self.weight.array[...] = 1
+        if self.bias is not None:
+            self.bias.array[...] = 0
+
+    def forward(self, input):
+        label = f"GroupNorm({self.num_groups}, {self.num_channels})"
+        if isinstance(input, Tensor) and (input.ndim < 2 or input.shape[1] != self.num_channels):
+            raise ValueError(f"{label} expects {self.num_channels} channels (N, C, *), got input of shape "
+                             f"{shape_str(input.shape)}")
+        return group_norm(input, self.num_groups, self.weight, self.bias, self.eps, _layer=label)
+
+    def extra_repr(self) -> str:
+        return (f"{self.num_groups}, {self.num_channels}, eps={self.eps}, affine={self.affine}, "
+                f"bias={self.bias is not None}")
+
+
+class _InstanceNorm(_BatchNorm):
+    """Every channel of every sample normalised by its own statistics (Ulyanov et al., 2016). The state is
+    batch norm's (``affine``: weight, bias; ``track_running_stats``: running_mean, running_var,
+    num_batches_tracked), but off by default; with running statistics, evaluation uses them. An input
+    without the batch axis is treated as one sample."""
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1, affine: bool = False,
+                 track_running_stats: bool = False, device=None, dtype=None, *, bias: bool = True):
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device, dtype, bias=bias)
+
+    def forward(self, input):
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{self._label()}: expected a Tensor, got {type(input).__name__}")
+        if input.ndim not in self._expected_dims:
+            raise ValueError(f"{self._label()} expects a {self._dims_text} input, got input of shape "
+                             f"{shape_str(input.shape)}")
+        unbatched = input.ndim == self._expected_dims[0]
+        x = input.unsqueeze(0) if unbatched else input
+        if x.shape[1] != self.num_features and (self.affine or self.track_running_stats):
+            raise ValueError(f"{self._label()} expects {self.num_features} channels, got input of shape "
+                             f"{shape_str(input.shape)}")
+        use_input_stats = self.training or not self.track_running_stats
+        y = instance_norm(x, self.running_mean, self.running_var, self.weight, self.bias, use_input_stats,
+                          self.momentum if self.momentum is not None else 0.0, self.eps, _layer=self._label())
+        return y.squeeze(0) if unbatched else y
+
+
+class InstanceNorm1d(_InstanceNorm):
+    _expected_dims = (2, 3)
+    _dims_text = "2-D (C, L) or 3-D (N, C, L)"
+
+
+class InstanceNorm2d(_InstanceNorm):
+    _expected_dims = (3, 4)
+    _dims_text = "3-D (C, H, W) or 4-D (N, C, H, W)"

@@ -1,8 +1,10 @@
-"""Pooling layers over the functional pooling ops (``tinycnn/ops/pooling.py``), PyTorch's signatures."""
+"""Pooling layers over the functional pooling ops (``tinycnn/ops/pooling.py``), PyTorch's signatures; max
+unpooling (``tinycnn/ops/unpool.py``)."""
 from __future__ import annotations
 
-from ...ops._sizes import _pair
+from ...ops._sizes import _pair, _single
 from ...ops.pooling import adaptive_avg_pool2d, adaptive_max_pool2d, avg_pool2d, max_pool2d
+from ...ops.unpool import max_unpool1d, max_unpool2d
 from ..module import Module
 
 
@@ -85,3 +87,38 @@ class AdaptiveMaxPool2d(Module):
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
+
+
+class MaxUnpool2d(Module):
+    """The partial inverse of ``MaxPool2d``: each maximum goes back to the position its index names, the rest
+    is 0. ``forward(input, indices, output_size=None)``; give ``output_size`` when the pooled input's size is
+    not (H - 1) * stride + kernel - 2 * padding (odd sizes, ceil mode)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxUnpool2d")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", "MaxUnpool2d")
+        self.padding = _pair(padding, "padding", "MaxUnpool2d", allow_zero=True)
+
+    def forward(self, input, indices, output_size=None):
+        return max_unpool2d(input, indices, self.kernel_size, self.stride, self.padding, output_size,
+                            _layer=f"MaxUnpool2d({self.extra_repr()})")
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxUnpool1d(Module):
+    """``MaxUnpool2d`` for signals (N, C, L) and the indices of ``F.max_pool1d``."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = (_single(kernel_size, "kernel_size", "MaxUnpool1d"),)
+        self.stride = self.kernel_size if stride is None else (_single(stride, "stride", "MaxUnpool1d"),)
+        self.padding = (_single(padding, "padding", "MaxUnpool1d", allow_zero=True),)
+
+    def forward(self, input, indices, output_size=None):
+        return max_unpool1d(input, indices, self.kernel_size, self.stride, self.padding, output_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"

@@ -17,4 +17,5 @@ CASES = [
     Case("silu", a.silu, _SMOOTH),
     Case("softmax", lambda x: a.softmax(x, dim=1), _SMOOTH),
     Case("log_softmax", lambda x: a.log_softmax(x, dim=0), _SMOOTH),
+    Case("softmin", lambda x: a.softmin(x, dim=1), _SMOOTH),
 ]

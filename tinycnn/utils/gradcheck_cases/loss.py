@@ -12,6 +12,9 @@ _POS_WEIGHT = np.array([1.0, 2.0, 0.5, 3.0])
 CASES = [
     Case("cross_entropy", lambda z: ls.cross_entropy(z, _Y, weight=_W, label_smoothing=0.1), normal((4, 4))),
     Case("cross_entropy_kdim", lambda z: ls.cross_entropy(z, _Y_KDIM, reduction="sum"), normal((2, 3, 3))),
+    Case("cross_entropy_probabilities",    # soft targets: the gradient reaches the target too
+         lambda z, q: ls.cross_entropy(z, q, weight=_W, label_smoothing=0.2),
+         lambda rng: [rng.standard_normal((3, 4)), rng.dirichlet(np.ones(4), 3)]),
     Case("nll_loss", lambda x: ls.nll_loss(x, _Y, weight=_W), normal((4, 4))),
     Case("mse_loss", ls.mse_loss, normal((3, 4), (3, 4))),
     # |x - t| >= 0.1 away from the kink at x = t

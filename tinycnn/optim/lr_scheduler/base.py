@@ -1,4 +1,5 @@
-"""Learning-rate schedulers, PyTorch's semantics: ``step()`` once per epoch, after ``optimizer.step()``.
+"""The scheduler base class and the classic decays (step, multi-step, exponential, cosine), PyTorch's semantics:
+``step()`` once per epoch, after ``optimizer.step()``.
 
 Building a scheduler stores each group's starting rate as ``group["initial_lr"]`` (kept if already there),
 sets ``last_epoch = 0`` and leaves the rates as they are. Each ``step()`` increments ``last_epoch`` and
@@ -12,9 +13,10 @@ from __future__ import annotations
 
 import math
 import numbers
+from bisect import bisect_right
 from collections import Counter
 
-from .optimizer import Optimizer
+from ..optimizer import Optimizer
 
 
 class LRScheduler:
@@ -38,7 +40,11 @@ class LRScheduler:
                                    f"scheduler with last_epoch={last_epoch} (load the optimizer's state first)")
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = int(last_epoch)
-        # the first step() below (like PyTorch's _initial_step) moves last_epoch to 0 (or on by one)
+        self._is_initial = False
+        self._initial_step()
+
+    def _initial_step(self) -> None:
+        """The step a scheduler takes when it is built (PyTorch's ``_initial_step``): last_epoch -1 -> 0."""
         self._step_count = 0
         self._is_initial = True
         try:
@@ -49,11 +55,19 @@ class LRScheduler:
     def get_lr(self) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def step(self) -> None:
-        """Advance one epoch and write the new rates into the optimizer's groups."""
+    def step(self, epoch: int | None = None) -> None:
+        """Advance one epoch and write the new rates into the optimizer's groups. (``step(epoch)``, deprecated
+        in PyTorch, jumps to ``epoch`` using the closed form where the scheduler has one.)"""
         self._step_count += 1
-        self.last_epoch += 1
-        values = self.get_lr()
+        self._update_lr(epoch)
+
+    def _update_lr(self, epoch: int | None = None) -> None:
+        if epoch is None:
+            self.last_epoch += 1
+            values = self.get_lr()
+        else:
+            self.last_epoch = epoch
+            values = self._get_closed_form_lr() if hasattr(self, "_get_closed_form_lr") else self.get_lr()
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
@@ -108,6 +122,9 @@ class StepLR(LRScheduler):
             return self._current()
         return [lr * self.gamma for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** (self.last_epoch // self.step_size) for base in self.base_lrs]
+
 
 class MultiStepLR(LRScheduler):
     """Multiply the rates by ``gamma`` at each epoch in ``milestones`` (by ``gamma^k`` for a milestone listed
@@ -130,6 +147,9 @@ class MultiStepLR(LRScheduler):
             return self._current()
         return [lr * self.gamma ** count for lr in self._current()]
 
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** bisect_right(self.milestones, self.last_epoch) for base in self.base_lrs]
+
 
 class ExponentialLR(LRScheduler):
     """Multiply the rates by ``gamma`` every epoch: ``lr_e = lr_0 * gamma^e``."""
@@ -144,6 +164,9 @@ class ExponentialLR(LRScheduler):
         if self._is_initial:
             return self._current()
         return [lr * self.gamma for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * self.gamma ** self.last_epoch for base in self.base_lrs]
 
 
 class CosineAnnealingLR(LRScheduler):
@@ -181,3 +204,7 @@ class CosineAnnealingLR(LRScheduler):
                     for base, lr in zip(self.base_lrs, self._current())]
         return [(1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min) + eta_min
                 for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        e, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        return [eta_min + (base - eta_min) * (1 + math.cos(math.pi * e / T)) / 2 for base in self.base_lrs]
