@@ -4,7 +4,7 @@ graph.
 Exit status: 0 done; 1 the training diverged (non-finite loss) or an op failed its gradient check; 2 a user's
 error (a bad argument, a missing or damaged file, a run folder in use, a full disk...), reported as one line
 on stderr that names the argument or file and says what to do; 130 interrupted with Ctrl-C. Anything else is
-a bug in tinycnn and shows its traceback. ``--debug`` shows the traceback of a user's error too.
+a bug in tinycnn and shows its traceback. --debug shows the traceback of a user's error too.
 """
 from __future__ import annotations
 
