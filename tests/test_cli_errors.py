@@ -45,7 +45,7 @@ BAD_ARGUMENTS = [
     (["--data-root", "missing"], "--data-root: expected an existing folder, got 'missing'"),
     (["--variant", "gothic"], "--variant: lenet5: variant must be one of ('classic', 'modern'), got 'gothic'"),
     (["resnet18", "--variant", "classic"], "--variant: resnet18 has no variants"),
-    (["resnet999"], "MODEL: unknown model 'resnet999' (`tinycnn summary --list` lists the models)"),
+    (["resnet17"], "MODEL: unknown model 'resnet17'; did you mean resnet18"),
     (["--device", "tpu"], "--device: expected cpu or cuda, got 'tpu'"),
     (["resnet18_small", "--batch-size", "1"], "--batch-size: expected at least 2: resnet18_small has BatchNorm"),
     (["--epochs", "three"], "argument --epochs: invalid int value: 'three' (see `tinycnn train --help`)"),

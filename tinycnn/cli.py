@@ -106,7 +106,7 @@ def _cmd_summary(args) -> int:
             print(f"{name:<{width}}  {size:<11}  {describe_model(name)}")
         return 0
     if args.model is None:
-        raise ConfigError("model", "expected a model name (`tinycnn summary --list` lists them)")
+        raise ConfigError("model", "missing: give a MODEL (or --list to see them all)")
     TrainConfig(model=args.model, variant=args.variant).validate()
     size = tuple(args.input_size) if args.input_size else default_input_size(args.model)
     if any(n < 1 for n in size):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import inspect
 import math
 import os
@@ -94,7 +95,9 @@ def input_size_value(v):
 def known_model(v):
     if v in MODELS:
         return None
-    return f"unknown model {v!r} (`tinycnn summary --list` lists the models)"
+    close = difflib.get_close_matches(str(v), list(MODELS), n=3)
+    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown model {v!r}{guess} (`tinycnn summary --list` lists the models)"
 
 
 def existing_folder(v):
