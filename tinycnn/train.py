@@ -25,13 +25,13 @@ import numpy as np
 
 from . import backend, kernels, nn, optim
 from .autograd import Tensor, no_grad
-from .data import DataLoader, FashionMNIST, MNIST, Subset
-from .data import transforms as T
 from .models import get_model
 from .nn import functional as F
+from .utils.data import DataLoader, Subset
 from .utils.serialization import load, save
+from .vision import presets
 
-DATASETS = {"mnist": (MNIST, 0.1307, 0.3081), "fashion-mnist": (FashionMNIST, 0.2860, 0.3530)}
+DATASETS = ("mnist", "fashion-mnist")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
 SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
@@ -97,17 +97,11 @@ def _first_conv_channels(model: nn.Module) -> int | None:
 
 
 def build_datasets(config: TrainConfig, in_channels: int = 1):
-    cls, mean, std = DATASETS[config.dataset]
-    steps = [T.Normalize(mean, std)]
     size = config.input_size or DEFAULT_INPUT_SIZE.get(config.model, FALLBACK_INPUT_SIZE)
-    if size != 28:
-        steps.append(T.Resize(size))
-    if in_channels == 3:  # ImageNet-style models take three channels: repeat the grey one
-        steps.append(T.Lambda(lambda x: np.repeat(x, 3, axis=-3)))
-    transform = T.Compose(steps)
-    kwargs = {"root": config.data_root} if config.data_root else {}
-    train = cls(train=True, transform=transform, **kwargs)
-    test = cls(train=False, transform=transform, **kwargs)
+    # ImageNet-style models take three channels: the grey one is repeated
+    transform = presets.eval_transform(config.dataset, input_size=size, channels=in_channels)
+    train = presets.load_dataset(config.dataset, config.data_root, train=True, transform=transform)
+    test = presets.load_dataset(config.dataset, config.data_root, train=False, transform=transform)
     if config.train_limit:
         train = Subset(train, np.arange(min(config.train_limit, len(train))))
     if config.test_limit:
