@@ -120,7 +120,7 @@ class Subset(Dataset):
         return default_collate([self.dataset[int(j)] for j in inner])
 
     def __getattr__(self, name):
-        if name in Subset._READ_THROUGH:
+        if name in Subset._READ_THROUGH and "dataset" in self.__dict__:
             return getattr(self.__dict__["dataset"], name)
         raise AttributeError(f"'Subset' object has no attribute {name!r}")
 
