@@ -158,3 +158,16 @@ def test_named_weights_download_once_and_check_the_hash(tmp_path, monkeypatch):
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_pretrained_googlenet_drops_its_auxiliary_heads_as_torchvision(monkeypatch):
+    tinycnn.manual_seed(0)
+    trained = tinycnn.models.googlenet(num_classes=1000, aux_logits=True, init_weights=False)
+    monkeypatch.setattr(models.Weights, "get_state_dict", lambda self, progress=True, model_dir=None:
+                        trained.state_dict())
+    model = models.googlenet(weights="DEFAULT")
+    assert model.transform_input and not model.aux_logits and model.aux1 is None and model.aux2 is None
+    assert not any(k.startswith("aux") for k in model.state_dict())
+    kept = models.googlenet(weights=models.GoogLeNet_Weights.IMAGENET1K_V1, aux_logits=True)
+    assert kept.aux1 is not None
+    np.testing.assert_array_equal(model.fc.weight.numpy(), trained.fc.weight.numpy())

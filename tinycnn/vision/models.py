@@ -129,7 +129,48 @@ _TABLE = {
     "efficientnet_b0": ("EfficientNet_B0_Weights",
                         {"IMAGENET1K_V1": ("efficientnet_b0_rwightman-7f5810bc.pth", 224, 256, "bicubic")},
                         "IMAGENET1K_V1"),
+    "inception_v3": ("Inception_V3_Weights", {"IMAGENET1K_V1": ("inception_v3_google-0cc3c7bd.pth", 299, 342)},
+                     "IMAGENET1K_V1"),
+    "wide_resnet50_2": ("Wide_ResNet50_2_Weights", {"IMAGENET1K_V1": ("wide_resnet50_2-95faca4d.pth",),
+                                                    "IMAGENET1K_V2": ("wide_resnet50_2-9ba9bcbe.pth", 224, 232)},
+                        "IMAGENET1K_V2"),
+    "wide_resnet101_2": ("Wide_ResNet101_2_Weights", {"IMAGENET1K_V1": ("wide_resnet101_2-32ee1156.pth",),
+                                                      "IMAGENET1K_V2": ("wide_resnet101_2-d733dc28.pth", 224, 232)},
+                         "IMAGENET1K_V2"),
+    "resnext101_32x8d": ("ResNeXt101_32X8D_Weights", {"IMAGENET1K_V1": ("resnext101_32x8d-8ba56ff5.pth",),
+                                                      "IMAGENET1K_V2": ("resnext101_32x8d-110c445d.pth", 224, 232)},
+                         "IMAGENET1K_V2"),
+    "resnext101_64x4d": ("ResNeXt101_64X4D_Weights", {"IMAGENET1K_V1": ("resnext101_64x4d-173b62eb.pth", 224, 232)},
+                         "IMAGENET1K_V1"),
+    "shufflenet_v2_x1_5": ("ShuffleNet_V2_X1_5_Weights",
+                           {"IMAGENET1K_V1": ("shufflenetv2_x1_5-3c479a10.pth", 224, 232)}, "IMAGENET1K_V1"),
+    "shufflenet_v2_x2_0": ("ShuffleNet_V2_X2_0_Weights",
+                           {"IMAGENET1K_V1": ("shufflenetv2_x2_0-8be3c8ee.pth", 224, 232)}, "IMAGENET1K_V1"),
+    "efficientnet_b1": ("EfficientNet_B1_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b1_rwightman-bac287d4.pth", 240, 256, "bicubic"),
+                         "IMAGENET1K_V2": ("efficientnet_b1-c27df63c.pth", 240, 255)}, "IMAGENET1K_V2"),
+    "efficientnet_b2": ("EfficientNet_B2_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b2_rwightman-c35c1473.pth", 288, 288, "bicubic")},
+                        "IMAGENET1K_V1"),
+    "efficientnet_b3": ("EfficientNet_B3_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b3_rwightman-b3899882.pth", 300, 320, "bicubic")},
+                        "IMAGENET1K_V1"),
+    "efficientnet_b4": ("EfficientNet_B4_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b4_rwightman-23ab8bcd.pth", 380, 384, "bicubic")},
+                        "IMAGENET1K_V1"),
+    "efficientnet_b5": ("EfficientNet_B5_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b5_lukemelas-1a07897c.pth", 456, 456, "bicubic")},
+                        "IMAGENET1K_V1"),
+    "efficientnet_b6": ("EfficientNet_B6_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b6_lukemelas-24a108a5.pth", 528, 528, "bicubic")},
+                        "IMAGENET1K_V1"),
+    "efficientnet_b7": ("EfficientNet_B7_Weights",
+                        {"IMAGENET1K_V1": ("efficientnet_b7_lukemelas-c5b4e57e.pth", 600, 600, "bicubic")},
+                        "IMAGENET1K_V1"),
 }
+# Their pretrained weights were trained on inputs normalised inside the network and with the auxiliary heads,
+# which torchvision then drops unless asked for: the same defaults here.
+_AUX_HEADS = {"googlenet": ("aux1", "aux2"), "inception_v3": ("AuxLogits",)}
 
 
 def _make_enum(enum_name: str, entries: dict, default: str):
@@ -172,17 +213,25 @@ def _make_builder(name: str, enum_cls):
         if kwargs.pop("pretrained", False):      # torchvision's older argument
             weights = weights if weights is not None else enum_cls.DEFAULT
         chosen = _resolve(name, enum_cls, weights)
+        keep_aux = kwargs.get("aux_logits", False)
         if isinstance(chosen, WeightsEnum):
             wanted = chosen.value.num_classes
             if kwargs.setdefault("num_classes", wanted) != wanted:
                 raise ValueError(f"{name}: the parameter 'num_classes' expected value {wanted} with weights "
                                  f"{chosen.name} but got {kwargs['num_classes']} instead (load them with "
                                  f"{wanted} classes, then replace the head)")
+            if name in _AUX_HEADS:
+                kwargs.setdefault("transform_input", True)
+                kwargs["aux_logits"] = True
         model = zoo_builder(**kwargs)
         if chosen is not None:
             state = chosen.get_state_dict(progress) if isinstance(chosen, WeightsEnum) else \
                 _state_dict_from_file(chosen)
             model.load_state_dict(state)
+            if isinstance(chosen, WeightsEnum) and name in _AUX_HEADS and not keep_aux:
+                model.aux_logits = False
+                for head in _AUX_HEADS[name]:
+                    setattr(model, head, None)
         return model
 
     build.__name__ = build.__qualname__ = name
