@@ -1,4 +1,5 @@
-"""Small data files in the official formats, written by the tests: CIFAR archives and image folders.
+"""Small data files in the official formats, written by the tests (CIFAR archives, image folders), and a local
+HTTP server to download them from.
 
 CIFAR's python batches were written by Python 2's cPickle (protocol 2): ``str`` keys and pixel data as
 ``BINSTRING``, arrays as ``numpy.core.multiarray._reconstruct`` + ``BUILD``. ``py2_pickle`` writes those
@@ -6,10 +7,14 @@ opcodes directly, so the tests read files made the way the real ones were, not w
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
+import http.server
 import io
 import struct
 import tarfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -139,3 +144,23 @@ def png_bytes(array: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# ---- a local HTTP server ------------------------------------------------------------------------------------
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@contextlib.contextmanager
+def serve(folder: Path):
+    """Serve ``folder`` over HTTP on 127.0.0.1 (a port of its own); yields the base URL."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(_QuietHandler, directory=str(folder)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -2,14 +2,11 @@
 tinycnn.vision.models (the zoo with torchvision's builder arguments and weights)."""
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
-from data_files import write_cifar_python, write_image_folder
+from data_files import serve, write_cifar_python, write_image_folder
 from PIL import Image
 
 import tinycnn
@@ -127,11 +124,6 @@ def test_weights_from_a_file(tmp_path, torch, torchvision):
     np.testing.assert_array_equal(again.conv1.weight.numpy(), ours.conv1.weight.numpy())
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
 def test_named_weights_download_once_and_check_the_hash(tmp_path, monkeypatch):
     state = {"features.0.weight": np.arange(12.0).reshape(3, 4), "features.0.bias": np.ones(3)}
     payload_dir = tmp_path / "srv"
@@ -144,20 +136,15 @@ def test_named_weights_download_once_and_check_the_hash(tmp_path, monkeypatch):
     good_name, bad_name = f"alex-{digest[:8]}.pth", "alex-00000000.pth"
     (payload_dir / good_name).write_bytes(raw)
     (payload_dir / bad_name).write_bytes(raw)
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(payload_dir)))
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}/"
     monkeypatch.setattr(models, "load_torch_state_dict", lambda path: tinycnn.load(path, as_tensors=False))
-    try:
+    with serve(payload_dir) as url:
+        base = url + "/"
         fetched = models.Weights(base + good_name).get_state_dict(progress=False, model_dir=tmp_path / "hub")
         assert set(fetched) == set(state) and (tmp_path / "hub" / good_name).is_file()
         np.testing.assert_array_equal(fetched["features.0.weight"], state["features.0.weight"])
         with pytest.raises(datasets.DownloadError, match="does not start with 00000000"):
             models.Weights(base + bad_name).get_state_dict(progress=False, model_dir=tmp_path / "hub")
         assert not (tmp_path / "hub" / bad_name).exists()
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
 
 
 def test_pretrained_googlenet_drops_its_auxiliary_heads_as_torchvision(monkeypatch):
