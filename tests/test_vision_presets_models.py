@@ -28,13 +28,18 @@ def test_every_dataset_has_consistent_defaults():
         presets.dataset_info("imagenet")
 
 
-def test_grey_statistics_are_those_of_the_shipped_mnist():
-    info = presets.dataset_info("mnist")
-    pixels = datasets.MNIST(train=True).data.numpy()
+@pytest.mark.parametrize("name", ["mnist", "fashion-mnist"])
+def test_grey_statistics_are_those_of_the_training_pixels(name):
+    info = presets.dataset_info(name)
+    cls = getattr(datasets, info.dataset)
+    if name == "fashion-mnist" and not (cls.system_dir / "train-images-idx3-ubyte.gz").is_file():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    pixels = cls(train=True).data.numpy()
     hist = np.bincount(pixels.ravel(), minlength=256)
     levels = np.arange(256) / 255.0
     mean = (hist * levels).sum() / hist.sum()
-    assert mean == pytest.approx(info.mean[0], abs=1e-4)
+    std = np.sqrt((hist * (levels - mean) ** 2).sum() / hist.sum())
+    assert mean == pytest.approx(info.mean[0], abs=1e-4) and std == pytest.approx(info.std[0], abs=1e-4)
 
 
 def test_mnist_pipelines_keep_the_batched_path_and_adapt_channels_and_size():
