@@ -408,3 +408,34 @@ def test_spawn_context_works_with_a_picklable_dataset():
     data = TensorDataset(np.arange(10, dtype=np.float32), np.arange(10))
     batches = list(DataLoader(data, batch_size=5, num_workers=1, multiprocessing_context="spawn"))
     assert [b[1].tolist() for b in batches] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads process states from /proc (Linux)")
+def test_workers_exit_when_the_main_process_is_killed(tmp_path):
+    import subprocess
+    import sys
+    script = tmp_path / "main.py"
+    script.write_text(
+        "import os, signal, sys\n"
+        "import numpy as np\n"
+        "from tinycnn.utils.data import DataLoader, TensorDataset\n"
+        "loader = DataLoader(TensorDataset(np.arange(8.0)), batch_size=2, num_workers=2, persistent_workers=True)\n"
+        "list(loader)\n"
+        "print(' '.join(str(p.pid) for p in loader._pool.processes), flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n")
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == -signal.SIGKILL
+    pids = [int(p) for p in run.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.5)
+    assert not any(_alive(p) for p in pids)   # orphaned workers notice within their 5 s poll and leave
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except FileNotFoundError:
+        return False

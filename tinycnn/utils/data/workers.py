@@ -82,7 +82,7 @@ def _worker_loop(dataset, is_iterable, auto_collation, collate_fn, drop_last, ba
         try:
             task = index_queue.get(timeout=5.0)
         except queue.Empty:
-            if os.getppid() != parent_pid:  # the main process is gone: nobody will read our results
+            if not _parent_alive(parent_pid):  # the main process is gone: nobody will read our results
                 return
             continue
         if task is None:
@@ -101,6 +101,14 @@ def _worker_loop(dataset, is_iterable, auto_collation, collate_fn, drop_last, ba
         except Exception as exc:  # noqa: BLE001  (sent to the main process, which raises it)
             result = ("error", _error_payload(exc))
         result_queue.put((epoch, batch_idx) + result)
+
+
+def _parent_alive(parent_pid: int) -> bool:
+    import multiprocessing  # noqa: PLC0415  (already loaded in a worker)
+    parent = multiprocessing.parent_process()   # the loader's process, whatever the start method
+    if parent is not None:
+        return parent.is_alive()
+    return os.getppid() == parent_pid
 
 
 def _error_payload(exc: BaseException):
