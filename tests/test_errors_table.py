@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import tinycnn as tc
 import tinycnn.nn.functional as F
@@ -22,7 +23,9 @@ from tinycnn import Tensor, nn
 from tinycnn.models import get_model
 from tinycnn.train import TrainConfig
 from tinycnn.utils import graph, transfer
+from tinycnn.utils.data import DataLoader, TensorDataset
 from tinycnn.utils.tensorboard import SummaryWriter
+from tinycnn.vision import datasets, transforms
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
 
@@ -126,6 +129,20 @@ ROWS = [
     ("models", "pretrained weights of another shape",
      "transfer.load_pretrained(get_model('lenet5'), get_model('lenet5', num_classes=3).state_dict())",
      RuntimeError, "shape mismatch"),
+    ("data", "a dataset whose files are missing", "datasets.MNIST('nowhere', train=False)", FileNotFoundError,
+     "download=True"),
+    ("data", "a CIFAR archive that is truncated or altered (cifar/ holds a damaged cifar-10-python.tar.gz)",
+     "datasets.CIFAR10(cifar)", datasets.DataFileError, "checksum mismatch"),
+    ("data", "an image folder without class subfolders (flat/ holds a.png)", "datasets.ImageFolder(flat)",
+     FileNotFoundError, "no class folders found"),
+    ("data", "a file that is not an image (fake.png)", "datasets.pil_loader(fake)", datasets.ImageFileError,
+     "not an image file"),
+    ("data", "Normalize given a PIL image", "transforms.Normalize((0.5,), (0.5,))(Image.new('L', (2, 2)))",
+     TypeError, "put ToTensor() before Normalize"),
+    ("data", "PIL images reaching the DataLoader (no ToTensor)", "next(iter(DataLoader(datasets.MNIST(train=False))))",
+     TypeError, "add transforms.ToTensor()"),
+    ("data", "DataLoader with both shuffle and a sampler",
+     "DataLoader(TensorDataset(np.zeros(4)), shuffle=True, sampler=[0, 1])", ValueError, "mutually exclusive"),
     ("training", "unknown optimizer name", "TrainConfig(optimizer='adamax').validate()", ValueError,
      "optimizer: expected one of"),
     ("training", "non-finite loss (e.g. `--lr 1e30`)", "(training)", None,
@@ -212,14 +229,25 @@ def _files(folder):
     pickled = os.path.join(folder, "pickled.npz")
     np.savez(pickled, a0=np.array([{"any": "object"}], dtype=object), **{k: v for k, v in members.items()
                                                                          if k != "a0"})
-    return {"damaged": damaged, "altered": altered, "pickled": pickled}
+    cifar = os.path.join(folder, "cifar")
+    os.makedirs(cifar, exist_ok=True)
+    with open(os.path.join(cifar, "cifar-10-python.tar.gz"), "wb") as f:
+        f.write(b"\x1f\x8b" + bytes(range(64)))
+    flat = os.path.join(folder, "flat")
+    os.makedirs(flat, exist_ok=True)
+    Image.new("RGB", (2, 2)).save(os.path.join(flat, "a.png"))
+    fake = os.path.join(folder, "fake.png")
+    with open(fake, "w") as f:
+        f.write("not a picture")
+    return {"damaged": damaged, "altered": altered, "pickled": pickled, "cifar": cifar, "flat": flat, "fake": fake}
 
 
 def run_row(snippet, folder):
     """Run a snippet in ``folder`` (so relative paths land there); return the exception it raised."""
     namespace = {"tc": tc, "nn": nn, "F": F, "np": np, "Tensor": Tensor, "get_model": get_model,
                  "TrainConfig": TrainConfig, "graph": graph, "SummaryWriter": SummaryWriter, "no_dot": no_dot,
-                 "transfer": transfer, **_files(folder)}
+                 "transfer": transfer, "datasets": datasets, "transforms": transforms, "Image": Image,
+                 "DataLoader": DataLoader, "TensorDataset": TensorDataset, **_files(folder)}
     cwd = os.getcwd()
     os.chdir(folder)
     try:

@@ -274,7 +274,7 @@ def test_absurd_learning_rate_stops_with_epoch_and_step(tmp_path, capsys):
 
 
 def test_nan_in_the_data_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    from tinycnn.data import DataLoader
+    from tinycnn.utils.data import DataLoader
     from tinycnn.train import Trainer, TrainingError
     trainer = Trainer(_config(tmp_path, scheduler="none"))
     trainer.fit()                                              # epoch 1 is fine and saved

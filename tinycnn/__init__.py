@@ -26,6 +26,7 @@ from .ops.fused import get_fusion, set_fusion
 from .utils.gradcheck import GradcheckError, gradcheck
 from .utils.serialization import CheckpointError, load, save
 from .utils.torch_loader import load_torch_state_dict
+from .utils.data import Generator
 
 # Load the compute backend now, as ``import torch`` does (tinycnn/kernels/__init__.py: load_backend).
 from .kernels import load_backend as _load_backend

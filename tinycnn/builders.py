@@ -13,12 +13,12 @@ import numpy as np
 
 from . import backend, nn, optim
 from .autograd import Tensor, no_grad
-from .data import DataLoader, Subset
-from .data import transforms as T
+from .utils.data import DataLoader, Subset
+from .vision import presets
 from .models import get_model
 from .nn import functional as F
 from .run_errors import ConfigError, RunError, numba_cache_problem
-from .train_settings import DATASETS, TrainConfig
+from .train_settings import TrainConfig
 from .utils.serialization import CheckpointError, load
 
 CHECKPOINT_FORMAT = "tinycnn-checkpoint-1"
@@ -34,17 +34,10 @@ def first_conv_channels(model: nn.Module) -> int | None:
 def build_datasets(config: TrainConfig, in_channels: int = 1):
     """The training and test sets of ``config`` (normalised, resized to the input size, grey repeated to
     three channels for ImageNet-style models, cut to the limits)."""
-    cls, mean, std = DATASETS[config.dataset]
-    steps = [T.Normalize(mean, std)]
-    size = config.resolved().input_size
-    if size != 28:
-        steps.append(T.Resize(size))
-    if in_channels == 3:  # ImageNet-style models take three channels: repeat the grey one
-        steps.append(T.Lambda(lambda x: np.repeat(x, 3, axis=-3)))
-    transform = T.Compose(steps)
-    kwargs = {"root": config.data_root} if config.data_root else {}
-    train = cls(train=True, transform=transform, **kwargs)
-    test = cls(train=False, transform=transform, **kwargs)
+    transform = presets.eval_transform(config.dataset, input_size=config.resolved().input_size,
+                                       channels=in_channels)
+    train = presets.load_dataset(config.dataset, config.data_root, train=True, transform=transform)
+    test = presets.load_dataset(config.dataset, config.data_root, train=False, transform=transform)
     if config.train_limit:
         train = Subset(train, np.arange(min(config.train_limit, len(train))))
     if config.test_limit:

@@ -6,7 +6,7 @@ import os
 import numpy as np
 
 from .builders import build_datasets, build_model, evaluate, first_conv_channels, load_training_checkpoint
-from .data import DataLoader, Subset
+from .utils.data import DataLoader, Subset
 from .run_errors import RunError, describe_os_error
 from .train_settings import TrainConfig
 

@@ -19,7 +19,7 @@ import errno
 import os
 import traceback
 
-from .data import DataFileError, DownloadError
+from .vision.datasets import DataFileError, DownloadError
 from .utils.serialization import CheckpointError
 
 

@@ -32,7 +32,7 @@ from . import __version__, backend, kernels
 from .builders import (CHECKPOINT_FORMAT, build_datasets, build_model, build_optimizer, build_scheduler,
                        check_input_size, compute_loss, evaluate, first_conv_channels, load_training_checkpoint,
                        replace_head, trains_batchnorm)
-from .data import DataLoader
+from .utils.data import DataLoader
 from .evaluation import evaluate_checkpoint
 from .run_errors import ConfigError, RunError, describe_os_error, is_out_of_space
 from .run_folder import LAST, RunFolder
