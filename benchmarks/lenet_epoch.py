@@ -32,10 +32,11 @@ MEAN, STD = 0.1307, 0.3081
 
 
 def load_mnist():
-    from tinycnn.data import MNIST  # the same arrays feed both libraries
+    from tinycnn.vision.datasets import MNIST  # the same arrays feed both libraries
     train, test = MNIST(train=True), MNIST(train=False)
-    norm = lambda d: ((d.astype(np.float32) / 255.0 - MEAN) / STD)[:, None]  # noqa: E731
-    return norm(train.data), train.targets.astype(np.int64), norm(test.data), test.targets.astype(np.int64)
+    norm = lambda d: ((d.numpy().astype(np.float32) / 255.0 - MEAN) / STD)[:, None]  # noqa: E731
+    return (norm(train.data), train.targets.numpy().astype(np.int64), norm(test.data),
+            test.targets.numpy().astype(np.int64))
 
 
 def peak_rss_mb() -> float:

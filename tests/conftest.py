@@ -48,3 +48,10 @@ def torchvision():
     """torchvision (the oracle for models and transforms), skipping the test where it is absent."""
     pytest.importorskip("torch")
     return pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="session")
+def reference_runs(tmp_path_factory):
+    """Uninterrupted ``tinycnn train`` runs of 1 and 2 epochs (tests/cli_runs.py), for resumed runs to match."""
+    from cli_runs import train_reference_runs
+    return train_reference_runs(tmp_path_factory.mktemp("reference"))

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import tinycnn as tc
 import tinycnn.nn.functional as F
@@ -21,7 +23,9 @@ from tinycnn import Tensor, nn
 from tinycnn.models import get_model
 from tinycnn.train import TrainConfig
 from tinycnn.utils import graph, transfer
+from tinycnn.utils.data import DataLoader, TensorDataset
 from tinycnn.utils.tensorboard import SummaryWriter
+from tinycnn.vision import datasets, transforms
 
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "errors.md")
 
@@ -139,6 +143,20 @@ ROWS = [
     ("models", "pretrained weights of another shape",
      "transfer.load_pretrained(get_model('lenet5'), get_model('lenet5', num_classes=3).state_dict())",
      RuntimeError, "shape mismatch"),
+    ("data", "a dataset whose files are missing", "datasets.MNIST('nowhere', train=False)", FileNotFoundError,
+     "download=True"),
+    ("data", "a CIFAR archive that is truncated or altered (cifar/ holds a damaged cifar-10-python.tar.gz)",
+     "datasets.CIFAR10(cifar)", datasets.DataFileError, "checksum mismatch"),
+    ("data", "an image folder without class subfolders (flat/ holds a.png)", "datasets.ImageFolder(flat)",
+     FileNotFoundError, "no class folders found"),
+    ("data", "a file that is not an image (fake.png)", "datasets.pil_loader(fake)", datasets.ImageFileError,
+     "not an image file"),
+    ("data", "Normalize given a PIL image", "transforms.Normalize((0.5,), (0.5,))(Image.new('L', (2, 2)))",
+     TypeError, "put ToTensor() before Normalize"),
+    ("data", "PIL images reaching the DataLoader (no ToTensor)", "next(iter(DataLoader(datasets.MNIST(train=False))))",
+     TypeError, "add transforms.ToTensor()"),
+    ("data", "DataLoader with both shuffle and a sampler",
+     "DataLoader(TensorDataset(np.zeros(4)), shuffle=True, sampler=[0, 1])", ValueError, "mutually exclusive"),
     ("training", "unknown optimizer name", "TrainConfig(optimizer='adamax').validate()", ValueError,
      "optimizer: expected one of"),
     ("training", "non-finite loss (e.g. `--lr 1e30`)", "(training)", None,
@@ -154,6 +172,48 @@ ROWS = [
      graph.DotNotFoundError, "the DOT text is in graph.dot"),
     ("graphs and logs", "a log folder that cannot be created (good.npz is a file)",
      "SummaryWriter('good.npz/logs')", NotADirectoryError, "cannot write to the log folder"),
+]
+
+# The command line: (situation, command, exit status, phrase of the one line it prints on stderr). A phrase
+# of None marks a situation documented only (it needs a GPU-less machine, a full disk, a second process...):
+# its message column is the literal text, checked by tests/test_cli_errors.py and tests/test_run_folder.py.
+CLI_ROWS = [
+    ("a limit that is not a positive number", "tinycnn train --train-limit 0", 2,
+     "--train-limit: expected a positive number of images, got 0"),
+    ("an image size the model cannot take", "tinycnn train --input-size 8", 2, "lenet5 cannot take 8x8 images"),
+    ("an argument that is not a number", "tinycnn train --epochs three", 2, "invalid int value: 'three'"),
+    ("`--freeze-backbone` without `--pretrained`", "tinycnn train --freeze-backbone", 2, "needs --pretrained"),
+    ("`--pretrained` weights that cannot be read", "tinycnn train --pretrained damaged.npz", 2,
+     "--pretrained: damaged.npz: not a readable tinycnn file"),
+    ("a folder without the data set", "tinycnn train --data-root empty", 2, "MNIST: missing"),
+    ("a new run into a folder that holds a run", "tinycnn train --out run", 2, "already holds a run"),
+    ("`--resume` with other settings", "tinycnn train --out run --resume --optimizer sgd --lr 0.5", 2,
+     "was trained with other settings: --optimizer saved adam, given sgd; --lr saved 0.002, given 0.5"),
+    ("`--resume` of a folder without a run", "tinycnn train --out empty --resume", 2, "holds no run to resume"),
+    ("a run folder in use by another process", "tinycnn train --out run", 2, None,
+     "tinycnn train: run is in use by process 4242 (tinycnn train --out run, since 2026-01-01T10:00:00+00:00): "
+     "wait for it to finish (or stop it), or use another --out"),
+    ("a folder that cannot be written", "tinycnn train --out /read-only/run", 2, None,
+     "tinycnn train: cannot create the run folder /read-only/run: Read-only file system; choose a folder you "
+     "can write to with --out"),
+    ("the disk fills up while a checkpoint is saved", "tinycnn train --out run --resume --epochs 2", 2, None,
+     "tinycnn train: no space left on the device to write run/best.npz: epoch 2 could not be saved; "
+     "run/last.npz still holds epoch 1, intact; free some space, then continue with "
+     "`tinycnn train --out run --resume`"),
+    ("`--device cuda` on a machine without a GPU", "tinycnn train --device cuda", 2, None,
+     "tinycnn train: --device: cuda needs a GPU and CuPy (pip install 'tinycnn[gpu]'), and none was found; "
+     "use --device cpu"),
+    ("a damaged Numba kernel cache", "tinycnn train", 2, None,
+     "tinycnn train: the Numba kernel cache in tinycnn/kernels/__pycache__ is damaged (UnpicklingError: pickle "
+     "data was truncated): delete its files (rm tinycnn/kernels/__pycache__/*.nb[ic]) and run again; the kernels "
+     "are compiled again on first use (or point NUMBA_CACHE_DIR at an empty folder)"),
+    ("the loss stops being finite", "tinycnn train --optimizer sgd --lr 1e30", 1, None,
+     "tinycnn train: non-finite loss (nan) at epoch 1, step 2: training stopped; no epoch had completed, so no "
+     "checkpoint (try a smaller --lr)"),
+    ("eval of a missing checkpoint", "tinycnn eval missing.npz", 2, "missing.npz: no such file"),
+    ("eval of a file that is not a training checkpoint", "tinycnn eval good.npz", 2,
+     "good.npz: a tinycnn file, but not a training checkpoint"),
+    ("an unknown model", "tinycnn summary resnet999", 2, "MODEL: unknown model 'resnet999'"),
 ]
 
 
@@ -183,14 +243,25 @@ def _files(folder):
     pickled = os.path.join(folder, "pickled.npz")
     np.savez(pickled, a0=np.array([{"any": "object"}], dtype=object), **{k: v for k, v in members.items()
                                                                          if k != "a0"})
-    return {"damaged": damaged, "altered": altered, "pickled": pickled}
+    cifar = os.path.join(folder, "cifar")
+    os.makedirs(cifar, exist_ok=True)
+    with open(os.path.join(cifar, "cifar-10-python.tar.gz"), "wb") as f:
+        f.write(b"\x1f\x8b" + bytes(range(64)))
+    flat = os.path.join(folder, "flat")
+    os.makedirs(flat, exist_ok=True)
+    Image.new("RGB", (2, 2)).save(os.path.join(flat, "a.png"))
+    fake = os.path.join(folder, "fake.png")
+    with open(fake, "w") as f:
+        f.write("not a picture")
+    return {"damaged": damaged, "altered": altered, "pickled": pickled, "cifar": cifar, "flat": flat, "fake": fake}
 
 
 def run_row(snippet, folder):
     """Run a snippet in ``folder`` (so relative paths land there); return the exception it raised."""
     namespace = {"tc": tc, "nn": nn, "F": F, "np": np, "Tensor": Tensor, "get_model": get_model,
                  "TrainConfig": TrainConfig, "graph": graph, "SummaryWriter": SummaryWriter, "no_dot": no_dot,
-                 "transfer": transfer, **_files(folder)}
+                 "transfer": transfer, "datasets": datasets, "transforms": transforms, "Image": Image,
+                 "DataLoader": DataLoader, "TensorDataset": TensorDataset, **_files(folder)}
     cwd = os.getcwd()
     os.chdir(folder)
     try:
@@ -200,6 +271,38 @@ def run_row(snippet, folder):
     finally:
         os.chdir(cwd)
     return None
+
+
+def _cli_files(folder):
+    """What the command-line rows use, made in ``folder`` once: a finished small run, an empty folder."""
+    if not os.path.isdir(os.path.join(folder, "run")):
+        from tinycnn.train import train
+        train(TrainConfig(out=os.path.join(folder, "run"), epochs=1, train_limit=64, test_limit=16, batch_size=32,
+                          progress=False))
+    os.makedirs(os.path.join(folder, "empty"), exist_ok=True)
+    _files(folder)
+
+
+def run_cli_row(command: str, folder):
+    """Run ``tinycnn ARGS`` in-process in ``folder``: (exit status, what it printed on stderr)."""
+    import contextlib
+    import io
+    import shlex
+
+    from tinycnn.cli import main
+    _cli_files(folder)
+    err = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(shlex.split(command)[1:])
+            except SystemExit as exc:
+                code = exc.code
+    finally:
+        os.chdir(cwd)
+    return code, err.getvalue().strip()
 
 
 def _message(exc, folder):
@@ -215,7 +318,8 @@ def render(folder) -> str:
              "Every error raised on bad input is a `ValueError` or `TypeError` that names the layer or "
              "function, what it expected and what it got; damaged checkpoint files raise "
              "`tinycnn.CheckpointError` naming the file; training stops on a non-finite loss with "
-             "`tinycnn.train.TrainingError` naming the epoch and the step.", "",
+             "`tinycnn.train.TrainingError` naming the epoch and the step; the command line's errors are one "
+             "line each, listed at the end.", "",
              "Where PyTorch raises `IndexError` or `RuntimeError`, ported code catches those, so ours are "
              "caught by the same `except` clause (and still by `except ValueError`): shapes that do not fit "
              "together raise `tinycnn.ShapeError` (a `RuntimeError` and a `ValueError`), a dim out of range "
@@ -234,6 +338,20 @@ def render(folder) -> str:
             exc = run_row(snippet, folder)
             name, message = type(exc).__name__, _message(exc, folder)
         lines.append(f"| {situation} | `{snippet}` | `{name}` | {message} |")
+    lines += ["", "## Command line", "",
+              "A user's mistake ends in one line on stderr that names the argument or file and says what to do, "
+              "with exit status 2 (1 when the training diverged); `--debug` adds the Python traceback. Only a bug "
+              "in tinycnn shows a traceback by itself.", "",
+              "| situation | command | exit status | message |", "|---|---|---|---|"]
+    for situation, command, code, phrase, *literal in CLI_ROWS:
+        if phrase is None:
+            message = literal[0]
+        else:
+            code, message = run_cli_row(command, folder)
+        message = message.replace(folder + os.sep, "").replace("|", "\\|")
+        # the guesses for an unknown name change as models are added: cut, as the lists above are
+        message = re.sub(r"; did you mean [^?]*\?", "; did you mean ...?", message)
+        lines.append(f"| {situation} | `{command}` | {code} | {message} |")
     return "\n".join(lines) + "\n"
 
 
@@ -248,8 +366,27 @@ def test_row_raises_what_the_table_says(row, tmp_path):
     assert phrase in str(exc), f"{snippet!r}: {phrase!r} not in {str(exc)!r}"
 
 
-def test_errors_md_is_up_to_date(tmp_path):
-    expected = render(str(tmp_path))
+@pytest.fixture(scope="module")
+def cli_folder(tmp_path_factory):
+    folder = str(tmp_path_factory.mktemp("cli"))
+    _cli_files(folder)
+    return folder
+
+
+@pytest.mark.parametrize("row", [r for r in CLI_ROWS if r[3] is not None], ids=lambda r: r[1])
+def test_cli_row_prints_what_the_table_says(row, cli_folder):
+    situation, command, code, phrase = row
+    before = sorted(os.listdir(cli_folder)), sorted(os.listdir(os.path.join(cli_folder, "run")))
+    exit_status, message = run_cli_row(command, cli_folder)
+    assert exit_status == code, f"{command}: exit {exit_status}: {message}"
+    assert len(message.splitlines()) == 1 and message.startswith(f"tinycnn {command.split()[1]}: "), message
+    assert phrase in message, f"{command}: {phrase!r} not in {message!r}"
+    after = sorted(os.listdir(cli_folder)), sorted(os.listdir(os.path.join(cli_folder, "run")))
+    assert after == before, "the command left files behind"
+
+
+def test_errors_md_is_up_to_date(cli_folder):
+    expected = render(cli_folder)
     assert os.path.exists(DOC), "docs/errors.md is missing: run python tests/test_errors_table.py --write"
     with open(DOC) as f:
         assert f.read() == expected, "docs/errors.md is stale: run python tests/test_errors_table.py --write"

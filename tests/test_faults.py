@@ -1,4 +1,4 @@
-"""Faults (issue 9): interrupted saves, damaged or hostile checkpoint files, non-finite losses, kill + resume.
+"""Faults: interrupted saves, damaged or hostile checkpoint files, non-finite losses, kill + resume.
 
 * A save killed with SIGKILL at any point (before writing, mid-write, at fsync, just before the rename) leaves
   the previous checkpoint intact and loadable, and never leaves a half-written file under the target name.
@@ -274,7 +274,7 @@ def test_absurd_learning_rate_stops_with_epoch_and_step(tmp_path, capsys):
 
 
 def test_nan_in_the_data_keeps_the_last_good_checkpoint(tmp_path, capsys):
-    from tinycnn.data import DataLoader
+    from tinycnn.utils.data import DataLoader
     from tinycnn.train import Trainer, TrainingError
     trainer = Trainer(_config(tmp_path, scheduler="none"))
     trainer.fit()                                              # epoch 1 is fine and saved
@@ -371,12 +371,12 @@ def test_resume_after_kill_is_bitwise_identical(tmp_path, straight_run):
     assert len(rows) == 1, "the kill came too late to interrupt epoch 2"
     assert _weights(killed)["epoch"] == 1
     out = _train(killed, "--epochs", "2", "--resume")
-    assert "resumed from" in out
+    assert f"resumed {killed} from {killed}/last.npz after epoch 1" in out
     _assert_bitwise_equal(straight_run, _weights(killed))
 
 
 def test_resume_with_more_epochs_is_bitwise_identical(tmp_path, straight_run):
-    """`--epochs 1`, then `--epochs 2 --resume` == `--epochs 2` (the lead's acceptance test for --resume)."""
+    """`--epochs 1`, then `--epochs 2 --resume` == `--epochs 2`: an extended run ends where the longer run ends."""
     _train(tmp_path / "split", "--epochs", "1")
     _train(tmp_path / "split", "--epochs", "2", "--resume")
     _assert_bitwise_equal(straight_run, _weights(tmp_path / "split"))

@@ -7,16 +7,18 @@ import pytest
 
 import tinycnn
 from tinycnn import nn, optim
-from tinycnn.data import MNIST, DataLoader, Subset
-from tinycnn.data import transforms as T
 from tinycnn.models import lenet5
 from tinycnn.nn import functional as F
+from tinycnn.utils.data import DataLoader, Subset
 from tinycnn.utils.gradflow import (GradientFlow, activation_stats, gradient_stats, plot_activations,
                                     plot_gradient_flow)
+from tinycnn.vision import transforms as T
+from tinycnn.vision.datasets import MNIST
 
 
 def mnist(n=512):
-    return Subset(MNIST(train=True, transform=T.Normalize(0.1307, 0.3081)), np.arange(n))
+    preprocess = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    return Subset(MNIST(train=True, transform=preprocess), np.arange(n))
 
 
 def train(model, flow, epochs=1, n=512, lr=0.1):

@@ -135,10 +135,12 @@ def test_lenet5_1998_layers_gradcheck():
 
 
 def test_lenet5_1998_learns_mnist():
-    from tinycnn.data import MNIST, DataLoader, Subset
-    from tinycnn.data import transforms as T
+    from tinycnn.utils.data import DataLoader, Subset
+    from tinycnn.vision import transforms as T
+    from tinycnn.vision.datasets import MNIST
     tinycnn.manual_seed(0)
-    data = Subset(MNIST(train=True, transform=T.Normalize(0.1307, 0.3081)), np.arange(512))
+    preprocess = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    data = Subset(MNIST(train=True, transform=preprocess), np.arange(512))
     model = models.lenet5_1998()
     opt = optim.Adam(model.parameters(), lr=1e-3)
     losses = []

@@ -1,6 +1,6 @@
 """tinycnn.load_torch_state_dict: PyTorch checkpoints read without PyTorch, and malicious pickles refused.
 
-torch is used here only to *write* the files (and as the oracle for the values).
+torch (the ``torch`` fixture) is used here only to *write* the files (and as the oracle for the values).
 """
 import io
 import os
@@ -15,20 +15,18 @@ import pytest
 import tinycnn
 from tinycnn.utils import load_torch_state_dict
 
-torch = pytest.importorskip("torch")
-
 
 def _assert_same(loaded, state):
     assert list(loaded) == list(state)
     for key, value in state.items():
-        ref = value.detach().float().numpy() if value.dtype == torch.bfloat16 else value.detach().numpy()
+        ref = value.detach().float().numpy() if str(value.dtype) == "torch.bfloat16" else value.detach().numpy()
         assert loaded[key].shape == ref.shape, key
         assert loaded[key].dtype == ref.dtype, key
         np.testing.assert_array_equal(loaded[key], ref, err_msg=key)
 
 
 @pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
-def test_module_state_dict_roundtrip(tmp_path, zip_format):
+def test_module_state_dict_roundtrip(tmp_path, zip_format, torch):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Linear(5, 2))
     model[1].running_mean.uniform_()
@@ -40,7 +38,7 @@ def test_module_state_dict_roundtrip(tmp_path, zip_format):
     assert all(v.flags.writeable and v.flags.c_contiguous for v in loaded.values())
 
 
-def test_dtypes_views_and_shared_storage(tmp_path):
+def test_dtypes_views_and_shared_storage(tmp_path, torch):
     base = torch.arange(24, dtype=torch.float64).reshape(4, 6)
     state = {
         "f64": base, "transposed": base.t(), "slice": base[1:3, ::2], "scalar": torch.tensor(3.5),
@@ -55,9 +53,9 @@ def test_dtypes_views_and_shared_storage(tmp_path):
     assert loaded["bf16"].dtype == np.float32  # no NumPy bfloat16: widened exactly
 
 
-def test_resnet18_from_torchvision_into_tinycnn(tmp_path):
-    tvm = pytest.importorskip("torchvision.models")
-    resnet = pytest.importorskip("tinycnn.models.resnet")
+def test_resnet18_from_torchvision_into_tinycnn(tmp_path, torch, torchvision):
+    tvm = torchvision.models
+    from tinycnn.models import resnet
     torch.manual_seed(0)
     ref = tvm.resnet18().eval()
     for m in ref.modules():  # non-trivial BN statistics so that loading them matters
@@ -78,7 +76,7 @@ def test_resnet18_from_torchvision_into_tinycnn(tmp_path):
     assert np.abs(out - expected).max() <= 1e-4 * np.abs(expected).max()
 
 
-def test_loader_does_not_import_torch(tmp_path):
+def test_loader_does_not_import_torch(tmp_path, torch):
     path = tmp_path / "m.pth"
     torch.save({"w": torch.ones(2)}, path)
     code = ("import sys, tinycnn; d = tinycnn.load_torch_state_dict(sys.argv[1]); "
@@ -125,7 +123,7 @@ def test_handwritten_os_system_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
-def test_other_globals_and_garbage(tmp_path):
+def test_other_globals_and_garbage(tmp_path, torch):
     path = tmp_path / "builtins.pth"
     _torch_like_zip(path, pickle.dumps({"x": eval}, protocol=4))  # builtins.eval: refused by name
     with pytest.raises(pickle.UnpicklingError, match="builtins.eval"):
@@ -147,7 +145,7 @@ def test_other_globals_and_garbage(tmp_path):
         load_torch_state_dict(truncated)
 
 
-def test_out_of_bounds_tensor_record_is_refused(tmp_path):
+def test_out_of_bounds_tensor_record_is_refused(tmp_path, torch):
     """A tensor whose size/stride reach past its storage would make as_strided read foreign memory."""
     import collections
 
@@ -178,3 +176,35 @@ def test_out_of_bounds_tensor_record_is_refused(tmp_path):
         else:
             with pytest.raises(pickle.UnpicklingError, match="reaches element 999"):
                 load_torch_state_dict(path)
+
+
+def test_an_expanded_tensor_stays_a_view_instead_of_gigabytes(tmp_path, torch):
+    """torch.zeros(1).expand(50000, 50000) is 4 bytes of storage and 10 GB once copied: it stays a read-only
+    view (stride 0), as torch.load keeps it expanded, and loads into a parameter of its shape."""
+    path = tmp_path / "expanded.pth"
+    torch.save({"big": torch.zeros(1).expand(50000, 50000), "row": torch.arange(3.0).expand(4, 3),
+                "weight": torch.ones(1, 1).expand(5, 4), "bias": torch.full((1,), 0.5).expand(5)}, path)
+    loaded = load_torch_state_dict(path)
+    big = loaded["big"]
+    assert big.shape == (50000, 50000) and big.strides == (0, 0) and not big.flags.writeable
+    span = sum((n - 1) * step for n, step in zip(big.shape, big.strides)) + big.itemsize
+    assert span == 4                                  # the bytes it reads: the storage's one float32, not 10 GB
+    assert big[12345, 6789] == 0.0
+    np.testing.assert_array_equal(loaded["row"], torch.arange(3.0).expand(4, 3).numpy())
+    layer = tinycnn.nn.Linear(4, 5)
+    layer.load_state_dict({"weight": loaded["weight"], "bias": loaded["bias"]})
+    assert layer.weight.array.flags.writeable and layer.weight.array.strides == (16, 4)
+    np.testing.assert_array_equal(layer.bias.array, np.full(5, 0.5, np.float32))
+
+
+def test_only_overlapping_views_stay_views():
+    """The rule, torch-free: a tensor with more elements than the storage span it reads stays a view; any
+    other (a transpose, a slice) is copied into its own contiguous, writable array."""
+    from tinycnn.utils.torch_loader import _view
+    storage = np.arange(12, dtype=np.float32)
+    expanded = _view(storage, 2, (3, 4), (0, 1))
+    assert expanded.strides == (0, 4) and not expanded.flags.writeable
+    np.testing.assert_array_equal(expanded, np.tile(storage[2:6], (3, 1)))
+    transposed = _view(storage, 0, (4, 3), (1, 4))
+    assert transposed.flags.c_contiguous and transposed.flags.writeable and transposed.flags.owndata
+    np.testing.assert_array_equal(transposed, storage.reshape(3, 4).T)

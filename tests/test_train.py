@@ -33,8 +33,19 @@ def test_a_short_run_learns_and_writes_its_files(trained_run):
         assert os.path.getsize(out / name) > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
     row = metrics["epochs"][0]
-    assert set(row) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}
+    assert set(row) == {"epoch", "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}
     assert metrics["epochs"] == json.loads(json.dumps(history))
+    # the learning rate each epoch ran with: Adam's default, then the cosine schedule's half-way value
+    assert [r["lr"] for r in metrics["epochs"]] == pytest.approx([2e-3, 1e-3])
+    assert metrics["tinycnn_version"] == tinycnn.__version__
+    assert metrics["input_size"] == 28 and metrics["input_channels"] == 1
+    assert metrics["kernels"] == tinycnn.kernels.get_kernels_name()
+    assert metrics["train_images"] == 2000 and metrics["test_images"] == 500
+    assert metrics["config"]["lr"] == 2e-3 and metrics["config"]["optimizer"] == "adam"
+    config = json.loads((out / "config.json").read_text())
+    assert config["config"] == metrics["config"] and config["tinycnn_version"] == tinycnn.__version__
+    assert not (out / "train.lock").exists(), "a finished run leaves no lock file"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]
 
 
 def test_checkpoint_round_trip_restores_the_model(trained_run):
@@ -63,14 +74,64 @@ def test_eval_reports_accuracy_confusion_and_plots(trained_run):
     result = evaluate_checkpoint(str(out / "best.npz"), test_limit=500)
     assert result["confusion"].shape == (10, 10) and result["confusion"].sum() == 500
     assert result["accuracy"] == pytest.approx(max(h["test_accuracy"] for h in history))
-    assert os.path.getsize(out / "confusion.png") > 0 and os.path.getsize(out / "misclassified.png") > 0
+    assert result["files"] == {"confusion": str(out / "best-confusion.png"),
+                               "misclassified": str(out / "best-misclassified.png")}
+    assert os.path.getsize(out / "best-confusion.png") > 0 and os.path.getsize(out / "best-misclassified.png") > 0
 
 
-def test_eval_command_prints_the_matrix(trained_run, capsys):
+def test_eval_command_prints_the_matrix_and_where_it_wrote_its_plots(trained_run, capsys, tmp_path):
     out, _ = trained_run
-    assert main(["eval", str(out / "last.npz"), "--test-limit", "200"]) == 0
+    assert main(["eval", str(out / "last.npz"), "--test-limit", "200", "--out", str(tmp_path / "plots")]) == 0
     text = capsys.readouterr().out
     assert "test accuracy" in text and "confusion matrix" in text
+    confusion, grid = tmp_path / "plots" / "last-confusion.png", tmp_path / "plots" / "last-misclassified.png"
+    assert f"wrote {confusion} and {grid}" in text
+    assert confusion.stat().st_size > 0 and grid.stat().st_size > 0
+
+
+def test_misclassified_titles_say_which_label_is_true_and_which_predicted(trained_run, tmp_path, monkeypatch):
+    from tinycnn.utils import plotting
+    seen = {}
+    monkeypatch.setattr(plotting, "plot_image_grid", lambda images, titles, path, **kw: seen.update(
+        images=images, titles=titles, **kw))
+    out, _ = trained_run
+    result = evaluate_checkpoint(str(out / "last.npz"), out=str(tmp_path), test_limit=300)
+    assert len(seen["titles"]) == min(32, result["misclassified"]) == len(seen["images"])
+    true, predicted = seen["titles"][0].split("\n")
+    assert true.startswith("true ") and predicted.startswith("pred ") and true[5:] != predicted[5:]
+    assert "true label and predicted label" in seen["title"]
+
+
+def test_confusion_matrix_labels_stay_readable_for_long_class_names(tmp_path):
+    """Long names are slanted and shortened, so neighbouring tick labels do not overlap."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from tinycnn.utils import plotting
+    names = [f"a rather long class name number {i}" for i in range(10)]
+    captured = {}
+    real_save = plotting._save_atomically
+    monkey = lambda fig, path: (captured.setdefault("fig", fig), real_save(fig, path))  # noqa: E731
+    plotting._save_atomically = monkey
+    try:
+        plotting.plot_confusion(np.eye(10, dtype=int) * 5, str(tmp_path / "cm.png"), names)
+    finally:
+        plotting._save_atomically = real_save
+    fig = captured["fig"]
+    ax = fig.axes[0]
+    fig.canvas.draw()
+    labels = ax.get_xticklabels()
+    assert all(len(t.get_text()) <= 18 for t in labels) and labels[0].get_text().endswith("\u2026")
+    assert labels[0].get_rotation() == 45
+    line = labels[0].get_fontsize() * fig.dpi / 72            # the height of one line of label text, pixels
+    spacing = labels[1].get_window_extent().x0 - labels[0].get_window_extent().x0
+    # labels slanted at 45 degrees stand spacing * sin(45) apart, measured across their text lines
+    assert spacing * np.sin(np.pi / 4) > 1.2 * line, (spacing, line)
+    rows = ax.get_yticklabels()
+    assert abs(rows[1].get_window_extent().y0 - rows[0].get_window_extent().y0) > 1.2 * line
+    plt.close(fig)
+    assert (tmp_path / "cm.png").stat().st_size > 0
 
 
 def test_train_command_with_every_optimizer_runs(tmp_path):
@@ -121,6 +182,26 @@ def test_bad_config_is_a_clear_error(tmp_path):
         Trainer(small_config(tmp_path, lr=-1.0))
     with pytest.raises(ValueError, match="epochs"):
         Trainer(small_config(tmp_path, epochs=0))
+    assert list(tmp_path.iterdir()) == []              # building a trainer writes nothing
+
+
+def test_adamw_records_the_weight_decay_it_uses(tmp_path):
+    trainer = Trainer(small_config(tmp_path, optimizer="adamw"))
+    assert trainer.config.weight_decay == 0.01 == trainer.optimizer.param_groups[0]["weight_decay"]
+    trainer = Trainer(small_config(tmp_path, optimizer="adamw", weight_decay=0.0))
+    assert trainer.optimizer.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_a_last_batch_of_one_image_is_left_out_for_batchnorm_models(tmp_path, capsys):
+    """129 images in batches of 64 leave one image for the last batch: BatchNorm cannot train on it."""
+    trainer = Trainer(small_config(tmp_path / "bn", model="resnet18_small", epochs=1, train_limit=129,
+                                   test_limit=16, batch_size=64))
+    assert "leave a last batch of one image" in capsys.readouterr().out
+    assert len(trainer.train_loader) == 2 and trainer.train_loader.drop_last
+    history = trainer.fit()
+    assert np.isfinite(history[0]["train_loss"])
+    # a model without BatchNorm keeps every image
+    assert not Trainer(small_config(tmp_path / "plain", train_limit=129, batch_size=64)).train_loader.drop_last
 
 
 @pytest.mark.parametrize("model,size", [("resnet18_small", None), ("mobilenet_v2", 32)])
@@ -135,8 +216,7 @@ def test_train_takes_other_models_resizing_and_repeating_channels(tmp_path, mode
     assert np.isfinite(history[0]["train_loss"])
 
 
-def test_pretrained_torch_pth_file_fine_tunes_from_the_command_line(tmp_path):
-    torch = pytest.importorskip("torch")
+def test_pretrained_torch_pth_file_fine_tunes_from_the_command_line(tmp_path, torch):
     from torch import nn as tnn
     torch.manual_seed(0)
     net = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2, 2), tnn.Conv2d(6, 16, 5),

@@ -10,9 +10,10 @@ from model_helpers import uninitialised
 
 import tinycnn
 from tinycnn import models, nn, optim
-from tinycnn.data import MNIST, DataLoader, Subset
-from tinycnn.data import transforms as T
 from tinycnn.utils import transfer
+from tinycnn.utils.data import DataLoader, Subset
+from tinycnn.vision import transforms as T
+from tinycnn.vision.datasets import MNIST
 
 F = nn.functional
 
@@ -35,7 +36,8 @@ VGG_B = [8, 8, "M", 16, 16, "M", 32, 32, "M"]        # VGG-13's additions: a sec
 
 
 def _mnist(start: int, n: int, binary: bool = False):
-    data = Subset(MNIST(train=True, transform=T.Normalize(0.1307, 0.3081)), np.arange(start, start + n))
+    preprocess = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+    data = Subset(MNIST(train=True, transform=preprocess), np.arange(start, start + n))
     if not binary:
         return data
     images = np.stack([np.asarray(data[i][0]) for i in range(n)])

@@ -53,6 +53,7 @@ from .ops.fused import get_fusion, set_fusion
 from .utils.gradcheck import GradcheckError, gradcheck
 from .utils.serialization import CheckpointError, load, save
 from .utils.torch_loader import load_torch_state_dict
+from .utils.data import Generator
 from .kernels import load_backend as _load_backend
 
 # PyTorch's dtype aliases (tinycnn.float is float32, tinycnn.long int64, tinycnn.bool bool...) and the

@@ -1,11 +1,33 @@
-"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, summary, gradcheck, graph."""
+"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, summary, gradcheck,
+graph.
+
+Exit status: 0 done; 1 the training diverged (non-finite loss) or an op failed its gradient check; 2 a user's
+error (a bad argument, a missing or damaged file, a run folder in use, a full disk...), reported as one line
+on stderr that names the argument or file and says what to do; 130 interrupted with Ctrl-C. Anything else is
+a bug in tinycnn and shows its traceback. --debug shows the traceback of a user's error too.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import __version__
 from .graph_cli import add_parser as add_graph_parser
+
+EXIT_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its usage errors on one line, exit status 2 as argparse has it."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USER_ERROR, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+
+class _Help(argparse.RawDescriptionHelpFormatter):
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=32, width=110)
 
 
 def _cmd_gradcheck(args) -> int:
@@ -20,7 +42,7 @@ def _cmd_gradcheck(args) -> int:
     if unknown:
         print(f"gradcheck: unknown op(s) {', '.join(unknown)}; known: {', '.join(sorted(REGISTRY))}",
               file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
     width = max(len(n) for n in names) + 2
     print(f"{'op':<{width}}{'max abs err':>14}{'max rel err':>14}  result")
     passed = 0
@@ -36,25 +58,19 @@ def _cmd_gradcheck(args) -> int:
         passed += ok
         print(f"{name:<{width}}{abs_err:>14.3e}{rel_err:>14.3e}  {'pass' if ok else 'FAIL'}")
     print(f"gradcheck: {passed}/{len(names)} ops pass")
-    return 0 if passed == len(names) else 1
+    return 0 if passed == len(names) else EXIT_FAILED
 
 
 def _cmd_train(args) -> int:
     from .train import TrainConfig, TrainingError, train  # noqa: PLC0415
-    config = TrainConfig(
-        model=args.model, variant=args.variant, dataset=args.dataset, data_root=args.data_root,
-        epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        weight_decay=args.weight_decay, scheduler=args.scheduler, seed=args.seed,
-        out=args.out or f"runs/{args.model}", device=args.device, input_size=args.input_size,
-        pretrained=args.pretrained, freeze_backbone=args.freeze_backbone, train_limit=args.train_limit,
-        test_limit=args.test_limit, progress=not args.no_progress)
+    from .train_settings import given  # noqa: PLC0415
+    chosen = given(args)
+    config = TrainConfig(**chosen)
     try:
-        history = train(config, resume=args.resume)
-    except KeyboardInterrupt:
-        return 130
-    except (TrainingError, ValueError) as exc:
+        history = train(config, resume=args.resume, given=chosen.keys())
+    except TrainingError as exc:
         print(f"tinycnn train: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILED
     if history:
         best = max(h["test_accuracy"] for h in history)
         print(f"done: final test accuracy {100 * history[-1]['test_accuracy']:.2f}% "
@@ -66,17 +82,21 @@ def _cmd_eval(args) -> int:
     import numpy as np  # noqa: PLC0415
 
     from .train import evaluate_checkpoint  # noqa: PLC0415
-    result = evaluate_checkpoint(args.checkpoint, out=args.out, device=args.device, test_limit=args.test_limit)
+    result = evaluate_checkpoint(args.checkpoint, out=args.out, device=args.device, test_limit=args.test_limit,
+                                 data_root=args.data_root)
     print(f"test accuracy {100 * result['accuracy']:.2f}%  (loss {result['loss']:.4f}, "
           f"{result['misclassified']} misclassified)")
     print("confusion matrix (rows: true class, columns: predicted):")
     with np.printoptions(linewidth=160):
         print(result["confusion"])
+    print(f"wrote {result['files']['confusion']} and {result['files']['misclassified']}")
     return 0
 
 
 def _cmd_summary(args) -> int:
     from .models import default_input_size, describe_model, get_model, list_models  # noqa: PLC0415
+    from .run_errors import ConfigError  # noqa: PLC0415
+    from .train_settings import TrainConfig  # noqa: PLC0415
     from .utils.summary import summary  # noqa: PLC0415
     if args.list:
         names = list_models()
@@ -85,74 +105,90 @@ def _cmd_summary(args) -> int:
             size = "x".join(str(d) for d in default_input_size(name))
             print(f"{name:<{width}}  {size:<11}  {describe_model(name)}")
         return 0
-    if not args.model:
-        print("tinycnn summary: give a MODEL (or --list to see them all)", file=sys.stderr)
-        return 2
-    kwargs = {"variant": args.variant} if args.variant else {}
-    try:
-        model = get_model(args.model, **kwargs)
-    except ValueError as exc:
-        print(f"tinycnn summary: {exc}", file=sys.stderr)
-        return 2
+    if args.model is None:
+        raise ConfigError("model", "missing: give a MODEL (or --list to see them all)")
+    TrainConfig(model=args.model, variant=args.variant).validate()
     size = tuple(args.input_size) if args.input_size else default_input_size(args.model)
-    print(summary(model, size))
+    if any(n < 1 for n in size):
+        raise ConfigError("input_size", f"expected three positive sizes C H W, got {' '.join(map(str, size))}")
+    try:
+        model = get_model(args.model, **({"variant": args.variant} if args.variant else {}))
+    except ValueError as exc:
+        raise ConfigError("variant", str(exc)) from None
+    try:
+        table = summary(model, size)
+    except ValueError as exc:
+        raise ConfigError("input_size", f"{args.model} cannot take an input of {' x '.join(map(str, size))}: "
+                                        f"{exc}") from None
+    print(table)
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tinycnn", description="tinycnn: CNNs from scratch on NumPy.")
-    parser.add_argument("--version", action="version", version=f"tinycnn {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+def _common() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the Python traceback of any error, not only of tinycnn's bugs")
+    return common
 
-    g = sub.add_parser("gradcheck", help="check every op's backward against finite differences")
+
+def build_parser() -> argparse.ArgumentParser:
+    from .train_settings import add_arguments  # noqa: PLC0415  (imports the models, which --version needs not)
+    common = _common()
+    parser = _Parser(prog="tinycnn", description="tinycnn: CNNs from scratch on NumPy.", parents=[common],
+                     epilog=__doc__.split("\n\n", 1)[1], formatter_class=_Help)
+    parser.add_argument("--version", action="version", version=f"tinycnn {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    g = sub.add_parser("gradcheck", help="check every op's backward against finite differences", parents=[common],
+                       formatter_class=_Help)
     g.add_argument("ops", nargs="*", help="only these ops (default: all registered)")
-    g.add_argument("--eps", type=float, default=1e-6)
-    g.add_argument("--atol", type=float, default=1e-5)
-    g.add_argument("--rtol", type=float, default=1e-3)
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--eps", type=float, default=1e-6, help="finite-difference step (default: %(default)s)")
+    g.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default: %(default)s)")
+    g.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance (default: %(default)s)")
+    g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default: %(default)s)")
     g.set_defaults(func=_cmd_gradcheck)
 
-    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST")
-    t.add_argument("model", nargs="?", default="lenet5", help="model name (see `tinycnn summary --list`)")
-    t.add_argument("--variant", choices=["classic", "modern"], help="LeNet-5 variant (default modern)")
-    t.add_argument("--dataset", default="mnist", choices=["mnist", "fashion-mnist"])
-    t.add_argument("--data-root", help="folder with the four IDX .gz files (default: the shipped MNIST)")
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=128)
-    t.add_argument("--optimizer", default="adam",
-                   choices=["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"])
-    t.add_argument("--lr", type=float, help="learning rate (default depends on the optimizer)")
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--scheduler", default="cosine", choices=["none", "cosine", "step", "exponential", "multistep"])
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--out", help="output folder (default runs/MODEL)")
-    t.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
-    t.add_argument("--device", default="cpu", help="cpu or cuda")
-    t.add_argument("--input-size", type=int,
-                   help="resize images to this size (default: 28 for lenet5, else a size the model accepts)")
-    t.add_argument("--pretrained", help="weights to start from (.npz from tinycnn or a torch .pth)")
-    t.add_argument("--freeze-backbone", action="store_true", help="train only the new head")
-    t.add_argument("--train-limit", type=int, help="use only the first N training images")
-    t.add_argument("--test-limit", type=int, help="use only the first N test images")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST", parents=[common], formatter_class=_Help,
+                       description="Train a model into a run folder. A new run never writes into another run's "
+                                   "folder; --resume continues a run with its saved settings (a setting given "
+                                   "that differs from the saved one is refused, unless it may change).")
+    add_arguments(t)
+    t.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (default: the latest runs/MODEL[-N]) from its last.npz")
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("eval", help="test accuracy and confusion matrix of a checkpoint")
-    e.add_argument("checkpoint")
-    e.add_argument("--out", help="where to save confusion.png and misclassified.png (default: beside it)")
-    e.add_argument("--device", default="cpu")
-    e.add_argument("--test-limit", type=int)
+    e = sub.add_parser("eval", help="test accuracy and confusion matrix of a checkpoint", parents=[common],
+                       formatter_class=_Help)
+    e.add_argument("checkpoint", help="last.npz, best.npz or interrupted.npz written by tinycnn train")
+    e.add_argument("--out", metavar="DIR",
+                   help="where to write CHECKPOINT-confusion.png and CHECKPOINT-misclassified.png "
+                        "(default: beside the checkpoint)")
+    e.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    e.add_argument("--test-limit", type=int, metavar="N", help="use only the first N test images (default: all)")
+    e.add_argument("--data-root", metavar="DIR",
+                   help="folder holding the data set (default: where the run found it)")
     e.set_defaults(func=_cmd_eval)
 
-    s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds")
-    s.add_argument("model", nargs="?", help="model name")
+    s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds", parents=[common],
+                       formatter_class=_Help)
+    s.add_argument("model", nargs="?", help="model name (see --list)")
     s.add_argument("--list", action="store_true", help="list every model: name, input size, description")
-    s.add_argument("--variant", choices=["classic", "modern"])
-    s.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"))
+    s.add_argument("--variant", help="variant of the model (lenet5: classic or modern)")
+    s.add_argument("--input-size", type=int, nargs=3, metavar=("C", "H", "W"),
+                   help="input shape (default: the model's own, as --list shows it)")
     s.set_defaults(func=_cmd_summary)
 
     add_graph_parser(sub)
     return parser
+
+
+def _user_message(exc: BaseException, command: str) -> str | None:
+    from .run_errors import ConfigError, explain  # noqa: PLC0415
+    from .train_settings import label  # noqa: PLC0415
+    if isinstance(exc, ConfigError):
+        name = "--input-size" if command == "summary" and exc.setting == "input_size" else label(exc.setting)
+        return f"{name}: {exc.detail}"
+    return explain(exc)
 
 
 def main(argv=None) -> int:
@@ -161,7 +197,19 @@ def main(argv=None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:              # the output went to a pipe that closed (`| head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    except Exception as exc:   # sorted below: a user's error becomes one line, a bug re-raises
+        message = _user_message(exc, args.command)
+        if message is None or getattr(args, "debug", False):
+            raise
+        print(f"tinycnn {args.command}: {message}", file=sys.stderr)
+        return EXIT_USER_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,267 +1,110 @@
-"""The training loop behind ``tinycnn train`` and ``tinycnn eval``.
+"""The training loop behind ``tinycnn train`` (its parts are built in ``builders.py``; ``tinycnn eval`` is in
+``evaluation.py``).
 
-A run writes into its ``out`` folder, after every epoch:
-- ``metrics.json``: ``{"epochs": [{"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-  "seconds"}, ...]}``;
-- ``last.npz`` (resumable: model, optimizer, scheduler, epoch, RNG and data-order state) and ``best.npz`` (the
-  best test accuracy so far), both written atomically by ``tinycnn.save``;
+``train(config)`` runs one training in its run folder, in this order: every setting is checked
+(``TrainConfig.validate``, declared in ``train_settings.py``); the run folder is claimed and locked
+(``run_folder.py``: a new run never writes into another run's folder); the model is built, its
+``--pretrained`` weights loaded and the input size tried on it; the data is loaded; ``config.json`` records
+the settings; and only then does the first epoch start. So a mistake in any argument stops the run before
+any work, with a ``ConfigError`` or ``RunError`` naming it. After every epoch the folder gets:
+
+- ``last.npz`` (resumable: model, optimizer, scheduler, epoch, RNG and data-order state) and ``best.npz``
+  (the best test accuracy so far), written atomically: a failed write (a full disk) leaves the previous
+  file intact and stops the run with a message that names the file and says how to resume;
+- ``metrics.json``: ``{"tinycnn_version", "config", "input_size", "kernels", ..., "epochs": [{"epoch",
+  "lr", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"}, ...]}``;
 - ``curves.png``: loss and accuracy per epoch.
 
-``--resume`` continues from ``last.npz`` and, on the CPU, ends with the same weights bit for bit as an
-uninterrupted run with the same seed, because every source of randomness (initialisation, shuffling,
-dropout, augmentation) is drawn from generators whose states the checkpoint restores.
+``train(config, resume=True)`` continues from ``last.npz`` with the settings the folder recorded; a setting
+given that differs from the recorded one is refused unless it may change (``--epochs``...). On the CPU it
+ends with the same weights bit for bit as an uninterrupted run with the same seed, because every source of
+randomness (initialisation, shuffling, dropout, augmentation) is drawn from generators whose states the
+checkpoint restores.
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import os
-import tempfile
 import time
-from dataclasses import dataclass
+from typing import Iterable
 
-import numpy as np
-
-from . import backend, kernels, nn, optim
-from .autograd import Tensor, no_grad
-from .data import DataLoader, FashionMNIST, MNIST, Subset
-from .data import transforms as T
-from .models import get_model
-from .nn import functional as F
-from .utils.serialization import load, save
-
-DATASETS = {"mnist": (MNIST, 0.1307, 0.3081), "fashion-mnist": (FashionMNIST, 0.2860, 0.3530)}
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
-DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
-SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
-CHECKPOINT_FORMAT = "tinycnn-checkpoint-1"
-# Image side each model is trained at when --input-size is not given: MNIST's own 28 where the model takes
-# it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise).
-DEFAULT_INPUT_SIZE = {"lenet5": 28, "resnet18_small": 28, "nin": 96, "alexnet_d2l": 224, "alexnet_small": 224}
-FALLBACK_INPUT_SIZE = 64
+from . import __version__, backend, kernels
+from .builders import (CHECKPOINT_FORMAT, build_datasets, build_model, build_optimizer, build_scheduler,
+                       check_input_size, compute_loss, evaluate, first_conv_channels, load_training_checkpoint,
+                       replace_head, trains_batchnorm)
+from .utils.data import DataLoader
+from .evaluation import evaluate_checkpoint
+from .run_errors import ConfigError, RunError, describe_os_error, is_out_of_space
+from .run_folder import LAST, RunFolder
+from .train_settings import (DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULERS, TrainConfig, check_setting, describe,
+                             settings_for_resume)
+from .utils.atomic import link_or_copy
+from .utils.serialization import save
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on (a non-finite loss, a checkpoint from another run...)."""
-
-
-@dataclass
-class TrainConfig:
-    model: str = "lenet5"
-    variant: str | None = None          # lenet5: "classic" or "modern" (default modern)
-    dataset: str = "mnist"
-    data_root: str | None = None
-    epochs: int = 10
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float | None = None             # None: DEFAULT_LR[optimizer]
-    momentum: float = 0.9               # for optimizer "momentum" (SGD with momentum) and rmsprop
-    weight_decay: float = 0.0
-    scheduler: str = "cosine"
-    seed: int = 0
-    out: str = "runs/lenet5"
-    device: str = "cpu"
-    input_size: int | None = None       # resize the 28x28 images (d2l trains AlexNet on 224x224 MNIST)
-    pretrained: str | None = None       # weights file (.npz from tinycnn.save, or a torch .pth state dict)
-    freeze_backbone: bool = False
-    aux_weight: float = 0.3             # GoogLeNet's auxiliary classifiers' loss weight
-    train_limit: int | None = None      # use the first N training images (quick runs)
-    test_limit: int | None = None
-    progress: bool = True
-
-    def validate(self) -> None:
-        if self.dataset not in DATASETS:
-            raise ValueError(f"dataset: expected one of {sorted(DATASETS)}, got {self.dataset!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer: expected one of {OPTIMIZERS}, got {self.optimizer!r}")
-        if self.scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler: expected one of {SCHEDULERS}, got {self.scheduler!r}")
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError(f"lr: expected a positive learning rate, got {self.lr}")
-
-    @property
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
-
-
-# ---- building blocks of a run ----------------------------------------------------------------------------
-def _first_conv_channels(model: nn.Module) -> int | None:
-    for m in model.modules():
-        if hasattr(m, "in_channels") and hasattr(m, "kernel_size"):
-            return m.in_channels
-    return None
-
-
-def build_datasets(config: TrainConfig, in_channels: int = 1):
-    cls, mean, std = DATASETS[config.dataset]
-    steps = [T.Normalize(mean, std)]
-    size = config.input_size or DEFAULT_INPUT_SIZE.get(config.model, FALLBACK_INPUT_SIZE)
-    if size != 28:
-        steps.append(T.Resize(size))
-    if in_channels == 3:  # ImageNet-style models take three channels: repeat the grey one
-        steps.append(T.Lambda(lambda x: np.repeat(x, 3, axis=-3)))
-    transform = T.Compose(steps)
-    kwargs = {"root": config.data_root} if config.data_root else {}
-    train = cls(train=True, transform=transform, **kwargs)
-    test = cls(train=False, transform=transform, **kwargs)
-    if config.train_limit:
-        train = Subset(train, np.arange(min(config.train_limit, len(train))))
-    if config.test_limit:
-        test = Subset(test, np.arange(min(config.test_limit, len(test))))
-    return train, test
-
-
-def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
-    """Swap the model's last ``Linear`` for a fresh one with ``num_classes`` outputs (transfer learning)."""
-    last = None
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            last = name
-    if last is None:
-        raise ValueError(f"{type(model).__name__} has no Linear layer to replace")
-    parent = model
-    *path, attr = last.split(".")
-    for part in path:
-        parent = getattr(parent, part) if not part.isdigit() else parent[int(part)]
-    old = getattr(parent, attr) if not attr.isdigit() else parent[int(attr)]
-    head = nn.Linear(old.in_features, num_classes)
-    if attr.isdigit():
-        parent[int(attr)] = head
-    else:
-        setattr(parent, attr, head)
-    return head
-
-
-def _load_weights(path: str) -> dict:
-    if path.endswith((".pth", ".pt")):
-        from .utils.torch_loader import load_torch_state_dict  # noqa: PLC0415
-        return load_torch_state_dict(path)
-    state = load(path, as_tensors=False)
-    return state["model"] if isinstance(state, dict) and "model" in state else state
-
-
-def build_model(config: TrainConfig, num_classes: int = 10) -> nn.Module:
-    kwargs = {}
-    if config.variant:
-        kwargs["variant"] = config.variant
-    if config.pretrained:
-        model = get_model(config.model, **kwargs)
-        model.load_state_dict(_load_weights(config.pretrained))
-        if config.freeze_backbone:
-            model.requires_grad_(False)
-        replace_head(model, num_classes)
-    else:
-        model = get_model(config.model, num_classes=num_classes, **kwargs)
-    return model.to(config.device)
-
-
-def build_optimizer(config: TrainConfig, params):
-    lr, wd = config.learning_rate, config.weight_decay
-    if config.optimizer == "sgd":
-        return optim.SGD(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "momentum":
-        return optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
-    if config.optimizer == "adagrad":
-        return optim.Adagrad(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "rmsprop":
-        return optim.RMSprop(params, lr=lr, weight_decay=wd)
-    if config.optimizer == "adam":
-        return optim.Adam(params, lr=lr, weight_decay=wd)
-    return optim.AdamW(params, lr=lr, weight_decay=wd if wd else 1e-2)
-
-
-def build_scheduler(config: TrainConfig, optimizer):
-    if config.scheduler == "cosine":
-        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
-    if config.scheduler == "step":
-        return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1)
-    if config.scheduler == "multistep":
-        return optim.lr_scheduler.MultiStepLR(optimizer, [config.epochs // 2, 3 * config.epochs // 4], 0.1)
-    if config.scheduler == "exponential":
-        return optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.8)
-    return None
-
-
-def compute_loss(outputs, labels: Tensor, aux_weight: float):
-    """Cross-entropy; GoogLeNet's training outputs add its auxiliary losses weighted by ``aux_weight``."""
-    if hasattr(outputs, "aux_logits1"):
-        logits = outputs.logits
-        loss = F.cross_entropy(logits, labels)
-        for aux in (outputs.aux_logits1, outputs.aux_logits2):
-            if aux is not None:
-                loss = loss + aux_weight * F.cross_entropy(aux, labels)
-        return logits, loss
-    return outputs, F.cross_entropy(outputs, labels)
-
-
-def _write_json_atomically(obj, path: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    os.replace(tmp, path)
-
-
-def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu"):
-    """Mean loss, accuracy, and the predictions of every sample, in eval mode without a graph."""
-    was_training = model.training
-    model.eval()
-    total_loss, predictions, labels_all = 0.0, [], []
-    with no_grad():
-        for images, labels in loader:
-            images, labels = images.to(device), labels.to(device)
-            logits = model(images)
-            total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
-            predictions.append(logits.array.argmax(axis=1))
-            labels_all.append(labels.array)
-    model.train(was_training)
-    xp = backend.get_array_module(predictions[0]) if predictions else np
-    preds = backend.to_device(xp.concatenate(predictions), "cpu")
-    labels_np = backend.to_device(xp.concatenate(labels_all), "cpu")
-    n = max(len(labels_np), 1)
-    return total_loss / n, float((preds == labels_np).mean()), preds, labels_np
+    """Training cannot go on: the loss became NaN or infinite (the message names the epoch and the step)."""
 
 
 # ---- the trainer -----------------------------------------------------------------------------------------
 class Trainer:
-    def __init__(self, config: TrainConfig):
-        config.validate()
-        self.config = config
+    """One training run: the model, data, optimizer and schedule of a ``TrainConfig``, built and checked
+    here; ``fit`` trains it in its run folder. Building writes nothing."""
+
+    def __init__(self, config: TrainConfig, load_pretrained: bool = True):
+        config.validate(need_pretrained=load_pretrained)
+        self.config = config = config.resolved()
+        self.run: RunFolder | None = None
+        self.changes: dict = {}           # settings a resume changed: {name: (saved, given)}
         if config.device == "cpu":      # on a fresh install, compile the kernels while the data loads
             kernels.prepare("float32")
         backend.manual_seed(config.seed)
-        self.model = build_model(config)
-        in_channels = _first_conv_channels(self.model) or 1
-        self.train_set, self.test_set = build_datasets(config, in_channels)
+        self.model = build_model(config, load_pretrained=load_pretrained)
+        self.in_channels = first_conv_channels(self.model) or 1
+        check_input_size(self.model, config, self.in_channels)
+        self.train_set, self.test_set = build_datasets(config, self.in_channels)
         self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True,
-                                       seed=config.seed)
+                                       seed=config.seed, drop_last=self._drop_lone_last_image())
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
         trainable = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = build_optimizer(config, trainable)
         self.scheduler = build_scheduler(config, self.optimizer)
+        self.kernels = "cupy" if config.device == "cuda" else kernels.get_kernels_name()
         self.history: list[dict] = []
         self.epoch = 0
         self.best_accuracy = -1.0
-        os.makedirs(config.out, exist_ok=True)
+
+    def _drop_lone_last_image(self) -> bool:
+        """BatchNorm cannot train on a batch of one image: refuse settings that make every batch one image,
+        and leave out a last batch of one (as ``drop_last`` does) rather than fail at the end of an epoch."""
+        cfg, n = self.config, len(self.train_set)
+        if not trains_batchnorm(self.model, cfg):
+            return False
+        why = f"{cfg.model} has BatchNorm layers, which cannot train on a batch of one image"
+        if cfg.batch_size == 1:
+            raise ConfigError("batch_size", f"expected at least 2: {why}")
+        if n == 1:
+            raise ConfigError("train_limit", f"expected at least 2 images: {why}")
+        if n % cfg.batch_size == 1:
+            print(f"note: {n} training images in batches of {cfg.batch_size} leave a last batch of one image; "
+                  f"{why}, so each epoch leaves it out")
+            return True
+        return False
 
     # checkpoints
     def path(self, name: str) -> str:
-        return os.path.join(self.config.out, name)
+        return os.path.join(self.run.path if self.run else self.config.out, name)
 
     def checkpoint(self) -> dict:
-        return {"format": CHECKPOINT_FORMAT, "config": dataclasses.asdict(self.config), "epoch": self.epoch,
+        return {"format": CHECKPOINT_FORMAT, "config": self.config.to_dict(), "epoch": self.epoch,
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "rng": backend.get_rng_state(), "loader": self.train_loader.state_dict(),
                 "history": self.history, "best_accuracy": self.best_accuracy}
 
-    def restore(self, path: str) -> None:
-        state = load(path, as_tensors=False)
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise TrainingError(f"{path}: not a tinycnn training checkpoint")
+    def restore(self, checkpoint) -> None:
+        """Continue from a checkpoint: a path, or the dict ``load_training_checkpoint`` returned."""
+        state = load_training_checkpoint(checkpoint) if isinstance(checkpoint, (str, os.PathLike)) else checkpoint
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.history, self.epoch = list(state["history"]), int(state["epoch"])
@@ -298,8 +141,8 @@ class Trainer:
             logits, loss = compute_loss(model(images), labels, cfg.aux_weight)
             loss_value = loss.item()
             if not math.isfinite(loss_value):
-                kept = (f"the last good checkpoint is kept in {self.path('last.npz')}"
-                        if os.path.exists(self.path("last.npz")) else "no epoch had completed, so no checkpoint")
+                kept = (f"the last good checkpoint is kept in {self.path(LAST)}"
+                        if os.path.exists(self.path(LAST)) else "no epoch had completed, so no checkpoint")
                 raise TrainingError(f"non-finite loss ({loss_value}) at epoch {self.epoch + 1}, step {step}: "
                                     f"training stopped; {kept} (try a smaller --lr)")
             self.optimizer.zero_grad()
@@ -316,74 +159,170 @@ class Trainer:
         bar.close()
         return loss_sum / max(seen, 1), correct / max(seen, 1)
 
-    def fit(self, resume: bool = False) -> list[dict]:
+    # the run
+    def _claim(self, resume: bool) -> None:
+        """The Python API's way in (``train`` claims the folder before building the trainer): claim the run
+        folder and, on resume, check that this trainer's settings are the saved ones."""
         cfg = self.config
         if resume:
-            if not os.path.exists(self.path("last.npz")):
-                raise TrainingError(f"--resume: no checkpoint {self.path('last.npz')} to resume from")
-            self.restore(self.path("last.npz"))
-            print(f"resumed from {self.path('last.npz')} after epoch {self.epoch}")
+            self.run = RunFolder.claim_existing(cfg.out, cfg.model)
+            try:
+                saved = TrainConfig.from_dict(self.run.saved_config())
+                _, self.changes = settings_for_resume(saved, cfg, where=self.run.path)
+                if os.path.isfile(self.run.file(LAST)):
+                    self.restore(self.run.file(LAST))
+            except BaseException:
+                self.run.release()
+                raise
+        else:
+            self.run = RunFolder.claim_new(cfg.out, cfg.model)
+        cfg.out = self.run.path
+
+    def fit(self, resume: bool = False) -> list[dict]:
+        """Train until ``config.epochs`` in the run folder; ``resume`` continues the run saved there."""
+        if self.run is None:
+            self._claim(resume)
+        run, cfg = self.run, self.config
+        run.relock()
+        try:
+            for note in run.notes:
+                print(note)
+            run.notes.clear()
+            if resume and not run.started:
+                self._report_resume()
+                if self.epoch >= cfg.epochs:
+                    return self.history
+                run.record_resume(cfg.to_dict(), __version__, self.epoch, self.changes)
+            elif not run.started:
+                run.record_start(cfg.to_dict(), __version__)
+                print(f"training {cfg.model} on {cfg.dataset} for {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} "
+                      f"in {run.path}/")
+            self._train_epochs()
+        finally:
+            run.release()
+        return self.history
+
+    def _report_resume(self) -> None:
+        cfg, run = self.config, self.run
+        changed = ", ".join(f"{name} {old} -> {new}" for name, (old, new) in self.changes.items())
+        where = (f"from {run.file(LAST)} after epoch {self.epoch}" if self.epoch
+                 else "from the start: no epoch of it had finished")
+        print(f"resumed {run.path} {where}" + (f"; changed: {changed}" if changed else "")
+              + f"; kept the saved settings: {describe(cfg)}")
+        if self.epoch >= cfg.epochs:
+            print(f"nothing to train: the run has done its {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} "
+                  f"(resume with a larger --epochs to train on)")
+
+    def _train_epochs(self) -> None:
+        cfg = self.config
         try:
             while self.epoch < cfg.epochs:
                 start = time.perf_counter()
+                lr = float(self.optimizer.param_groups[0]["lr"])
                 train_loss, train_acc = self.train_epoch()
                 test_loss, test_acc, _, _ = evaluate(self.model, self.test_loader, cfg.device)
                 if self.scheduler:
                     self.scheduler.step()
                 self.epoch += 1
-                row = {"epoch": self.epoch, "train_loss": train_loss, "train_accuracy": train_acc,
-                       "test_loss": test_loss, "test_accuracy": test_acc,
-                       "seconds": time.perf_counter() - start}
+                row = {"epoch": self.epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
+                       "test_loss": test_loss, "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
                 self.history.append(row)
                 self._save_epoch(test_acc)
                 print(f"epoch {self.epoch:3d}/{cfg.epochs}  train loss {train_loss:.4f} acc {100 * train_acc:.2f}%"
                       f"  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  ({row['seconds']:.1f} s)",
                       flush=True)
         except KeyboardInterrupt:
-            save(self.checkpoint(), self.path("interrupted.npz"))
-            print(f"\ninterrupted during epoch {self.epoch + 1}: the model as it was is saved in "
-                  f"{self.path('interrupted.npz')}; {self.path('last.npz')} holds the last complete epoch "
-                  f"(continue with --resume)", flush=True)
+            self._save_interrupted()
             raise
-        return self.history
+
+    def _save_interrupted(self) -> None:
+        try:
+            save(self.checkpoint(), self.path("interrupted.npz"))
+            saved = f"the model as it was is saved in {self.path('interrupted.npz')}"
+        except OSError as exc:
+            saved = f"the model as it was could not be saved ({describe_os_error(exc)})"
+        print(f"\ninterrupted during epoch {self.epoch + 1}: {saved}; {self.path(LAST)} holds the last complete "
+              f"epoch (continue with --resume)", flush=True)
+
+    def metrics(self) -> dict:
+        """What metrics.json holds: the run's settings and what it ran on, and one row per epoch."""
+        cfg = self.config
+        return {"tinycnn_version": __version__, "config": cfg.to_dict(), "model": cfg.model,
+                "dataset": cfg.dataset, "input_size": cfg.input_size, "input_channels": self.in_channels,
+                "device": cfg.device, "kernels": self.kernels, "train_images": len(self.train_set),
+                "test_images": len(self.test_set), "epochs": self.history}
 
     def _save_epoch(self, test_acc: float) -> None:
-        from .utils.plotting import plot_curves  # noqa: PLC0415
+        """Write the epoch's files. best.npz before last.npz: if the disk fills up between the two, last.npz
+        still holds the previous epoch and a resume redoes this one, writing both again."""
+        from .utils.plotting import plot_curves  # noqa: PLC0415  (matplotlib only when a run writes)
         state = self.checkpoint()
-        if test_acc > self.best_accuracy:
-            self.best_accuracy = test_acc
-            state["best_accuracy"] = test_acc
-            save(state, self.path("best.npz"))
-        save(state, self.path("last.npz"))
-        _write_json_atomically({"config": dataclasses.asdict(self.config), "epochs": self.history},
-                               self.path("metrics.json"))
-        plot_curves(self.history, self.path("curves.png"))
+        improved = test_acc > self.best_accuracy
+        if improved:
+            self.best_accuracy = state["best_accuracy"] = test_acc
+        saved_epoch = self.epoch - 1
+        try:
+            if improved:
+                save(state, self.path("best.npz"))
+                link_or_copy(self.path("best.npz"), self.path(LAST))
+            else:
+                save(state, self.path(LAST))
+            saved_epoch = self.epoch
+            self.run.write_json("metrics.json", self.metrics())
+            plot_curves(self.history, self.path("curves.png"))
+        except OSError as exc:
+            raise self._storage_error(exc, saved_epoch) from None
+
+    def _storage_error(self, exc: OSError, saved_epoch: int) -> RunError:
+        last = self.path(LAST)
+        if saved_epoch == self.epoch:
+            kept = f"epoch {self.epoch} is saved in {last}, but not all of its metrics and plots"
+        elif saved_epoch >= 1:
+            kept = f"epoch {self.epoch} could not be saved; {last} still holds epoch {saved_epoch}, intact"
+        else:
+            kept = f"epoch {self.epoch} could not be saved, and no epoch before it was"
+        fix = "free some space" if is_out_of_space(exc) else "make the folder writable"
+        return RunError(f"{describe_os_error(exc)}: {kept}; {fix}, then continue with "
+                        f"`tinycnn train --out {self.run.path} --resume`")
 
 
-def train(config: TrainConfig, resume: bool = False) -> list[dict]:
-    return Trainer(config).fit(resume=resume)
+def train(config: TrainConfig, resume: bool = False, given: Iterable[str] | None = None) -> list[dict]:
+    """Train (or resume) the run ``config`` describes in its run folder; returns the per-epoch rows.
+
+    ``given`` names the settings the user chose (the command line's); on resume only those are compared with
+    the saved settings (None: all of ``config``'s). Afterwards ``config.out`` is the run folder. Raises
+    ``ConfigError`` / ``RunError`` before any work for a setting, folder or file that is wrong, and
+    ``TrainingError`` if the loss stops being finite."""
+    requested = config
+    if not resume:
+        config.validate()
+        run = RunFolder.claim_new(config.out, config.model)
+    else:
+        for name in given if given is not None else ():   # what was typed must make sense on its own
+            check_setting(name, getattr(config, name))
+        run = RunFolder.claim_existing(config.out, config.model)
+    with run:
+        checkpoint = None
+        if resume:
+            saved = TrainConfig.from_dict(run.saved_config())
+            config, changes = settings_for_resume(saved, config, given, where=run.path)
+            if os.path.isfile(run.file(LAST)):
+                checkpoint = load_training_checkpoint(run.file(LAST))
+                if int(checkpoint["epoch"]) > config.epochs:
+                    raise ConfigError("epochs", f"the run has already trained {checkpoint['epoch']} epochs; give "
+                                                f"--epochs {checkpoint['epoch']} or more")
+            config.validate(need_pretrained=checkpoint is None)
+        else:
+            changes = {}
+        config.out = requested.out = run.path
+        trainer = Trainer(config, load_pretrained=checkpoint is None)
+        trainer.run, trainer.changes = run, changes
+        if checkpoint is not None:
+            trainer.restore(checkpoint)
+        return trainer.fit(resume=resume)
 
 
-def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", test_limit: int | None = None):
-    """Test accuracy and confusion matrix of a checkpoint; saves confusion.png and misclassified.png."""
-    from .utils.plotting import confusion_matrix, plot_confusion, plot_image_grid  # noqa: PLC0415
-    state = load(path, as_tensors=False)
-    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-        raise TrainingError(f"{path}: not a tinycnn training checkpoint")
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    config = TrainConfig(**{k: v for k, v in state["config"].items() if k in fields})
-    config.pretrained, config.device, config.test_limit = None, device, test_limit
-    model = build_model(config)
-    model.load_state_dict(state["model"])
-    _, test_set = build_datasets(config, _first_conv_channels(model) or 1)
-    loss, accuracy, preds, labels = evaluate(model, DataLoader(test_set, batch_size=1000), device)
-    cm = confusion_matrix(labels, preds, 10)
-    out = out or os.path.dirname(os.path.abspath(path))
-    os.makedirs(out, exist_ok=True)
-    names = getattr(test_set, "classes", None)
-    plot_confusion(cm, os.path.join(out, "confusion.png"), names if names and len(names) == 10 else None)
-    wrong = np.flatnonzero(preds != labels)[:32]
-    base = test_set.dataset if isinstance(test_set, Subset) else test_set
-    images = base.data[wrong] if hasattr(base, "data") else np.zeros((0, 28, 28))
-    plot_image_grid(images, [f"{labels[i]} -> {preds[i]}" for i in wrong], os.path.join(out, "misclassified.png"))
-    return {"loss": loss, "accuracy": accuracy, "confusion": cm, "misclassified": int((preds != labels).sum())}
+__all__ = ["TrainConfig", "Trainer", "TrainingError", "train", "evaluate", "evaluate_checkpoint", "build_model",
+           "build_datasets", "build_optimizer", "build_scheduler", "check_input_size", "replace_head",
+           "compute_loss", "load_training_checkpoint", "CHECKPOINT_FORMAT", "DATASETS", "OPTIMIZERS", "SCHEDULERS",
+           "DEFAULT_LR"]

@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt
 import tinycnn
 from tinycnn import nn
 import tinycnn.nn.functional as F
-from tinycnn.data import MNIST
+from tinycnn.vision import datasets, transforms as T
 
 np.set_printoptions(precision=3, suppress=True)
 plt.rcParams.update({"figure.dpi": 90})
@@ -164,7 +164,7 @@ print("max pooling matches the loop reference; max and average pooling pass grad
 # pooling spreads 1/4 over every pixel.
 
 # %%
-image = MNIST(train=False)[0][0]                       # (1, 28, 28) float32 in [0, 1]
+image = datasets.MNIST(train=False, transform=T.ToTensor())[0][0].numpy()   # (1, 28, 28) float32 in [0, 1]
 img = tinycnn.tensor(image[None].astype(np.float64), requires_grad=True)
 out = nn.MaxPool2d(2)(img)
 out.backward(gradient=tinycnn.ones_like(out))

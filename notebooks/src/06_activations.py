@@ -13,7 +13,8 @@ import matplotlib.pyplot as plt
 import tinycnn
 from tinycnn import nn, optim
 import tinycnn.nn.functional as F
-from tinycnn.data import MNIST, DataLoader, Subset, transforms as T
+from tinycnn.utils.data import DataLoader, Subset
+from tinycnn.vision import datasets, transforms as T
 from tinycnn.models import lenet5
 from tinycnn.utils.gradflow import GradientFlow, plot_activations, plot_gradient_flow
 
@@ -163,7 +164,7 @@ print(f"sigmoid: the gradient shrinks by a factor {per_layer:.3f} per layer (bou
 # on the left. Both networks start from the same seed and see the same 40 batches of 64 digits, with SGD.
 
 # %%
-digits = Subset(MNIST(train=True, transform=T.Normalize(0.1307, 0.3081)), np.arange(2560))
+digits = Subset(datasets.MNIST(train=True, transform=T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])), np.arange(2560))
 
 def train_with_flow(variant):
     tinycnn.manual_seed(0)

@@ -17,7 +17,8 @@ import matplotlib.pyplot as plt
 import tinycnn
 from tinycnn import optim
 import tinycnn.nn.functional as F
-from tinycnn.data import MNIST, DataLoader, Subset, transforms as T
+from tinycnn.utils.data import DataLoader, Subset
+from tinycnn.vision import datasets, transforms as T
 from tinycnn.models import lenet5
 from tinycnn.utils import summary
 from tinycnn.utils.plotting import confusion_matrix
@@ -28,19 +29,20 @@ TRAIN_SIZE, EPOCHS, BATCH, LR = 10_000, 1, 32, 2e-3
 # %% [markdown]
 # ## 1. Data
 #
-# Pixels are scaled to $[0, 1]$ and standardised with MNIST's mean 0.1307 and standard deviation 0.3081.
+# `ToTensor` scales the pixels to $[0, 1]$, `Normalize` standardises them with MNIST's mean 0.1307 and standard
+# deviation 0.3081 (torchvision's pipeline: `datasets.MNIST` yields PIL images, as torchvision's does).
 
 # %%
-normalize = T.Normalize(0.1307, 0.3081)
-train_full = MNIST(train=True, transform=normalize)
-test_set = MNIST(train=False, transform=normalize)
+normalize = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+train_full = datasets.MNIST(train=True, transform=normalize)
+test_set = datasets.MNIST(train=False, transform=normalize)
 train_set = Subset(train_full, np.arange(TRAIN_SIZE))
 print(f"{len(train_set)} training images (of {len(train_full)}), {len(test_set)} test images")
 
 fig, axes = plt.subplots(2, 10, figsize=(10, 2.4))
 for ax, i in zip(axes.flat, range(20)):
     ax.imshow(train_full.data[i], cmap="gray_r")
-    ax.set_title(int(train_full.targets[i]), fontsize=9)
+    ax.set_title(int(train_full.targets.numpy()[i]), fontsize=9)
     ax.axis("off")
 plt.show()
 
@@ -69,10 +71,10 @@ def evaluate(model, dataset, limit=None):
     with tinycnn.no_grad():
         for chunk in np.array_split(idx, max(1, len(idx) // 1000)):
             images, _ = dataset.get_batch(chunk)
-            preds.append(model(tinycnn.tensor(images)).numpy().argmax(axis=1))
+            preds.append(model(images).numpy().argmax(axis=1))
     model.train()
     preds = np.concatenate(preds)
-    return preds, float((preds == dataset.targets[idx]).mean())
+    return preds, float((preds == dataset.targets.numpy()[idx]).mean())
 
 
 def train(variant):
@@ -145,7 +147,7 @@ assert classic_checks[-1, 1] < modern_checks[-1, 1]    # same steps, same data: 
 
 # %%
 preds, accuracy = evaluate(modern_model, test_set)
-labels = test_set.targets
+labels = test_set.targets.numpy()
 cm = confusion_matrix(labels, preds, 10)
 assert cm.sum() == len(test_set) and np.array_equal(cm.sum(axis=1), np.bincount(labels, minlength=10))
 assert np.isclose(np.trace(cm) / cm.sum(), accuracy)

@@ -19,16 +19,18 @@ import matplotlib.pyplot as plt
 import tinycnn
 from tinycnn import optim
 import tinycnn.nn.functional as F
-from tinycnn.data import MNIST, DataLoader, Subset, transforms as T
+from tinycnn.utils.data import DataLoader, Subset
+from tinycnn.vision import datasets, transforms as T
 from tinycnn.models import lenet5
 from tinycnn.utils import receptive_field
 
 plt.rcParams.update({"figure.dpi": 90})
 
 # %%
-normalize = T.Normalize(0.1307, 0.3081)
-train_set = Subset(MNIST(train=True, transform=normalize), np.arange(10_000))
-test_set = MNIST(train=False, transform=normalize)
+normalize = T.Compose([T.ToTensor(), T.Normalize((0.1307,), (0.3081,))])
+train_set = Subset(datasets.MNIST(train=True, transform=normalize), np.arange(10_000))
+test_set = datasets.MNIST(train=False, transform=normalize)
+test_pixels = test_set.data.numpy()                      # the uint8 digits, 10000 x 28 x 28
 
 tinycnn.manual_seed(0)
 model = lenet5("modern")
@@ -41,7 +43,7 @@ for images, labels in DataLoader(train_set, batch_size=32, shuffle=True, seed=0)
     opt.step()
 model.eval()
 
-test_images, test_labels = test_set.get_batch(np.arange(2000))
+test_images, test_labels = (t.numpy() for t in test_set.get_batch(np.arange(2000)))
 with tinycnn.no_grad():
     accuracy = (model(tinycnn.tensor(test_images)).numpy().argmax(1) == test_labels).mean()
 print(f"after one epoch on 10,000 digits: test accuracy {accuracy:.3f} (2,000 test images)")
@@ -94,7 +96,7 @@ with tinycnn.no_grad():
 
 fig = plt.figure(figsize=(11, 4.2))
 ax = fig.add_subplot(2, 12, (1, 14))
-ax.imshow(test_set.data[0], cmap="gray_r")
+ax.imshow(test_pixels[0], cmap="gray_r")
 ax.set_title(f"input (label {test_labels[0]})", fontsize=9)
 ax.axis("off")
 for k in range(6):
@@ -125,7 +127,7 @@ assert rf.receptive_field == (14, 14) and rf.jump == (2, 2)
 
 with tinycnn.no_grad():
     acts = model[:5](tinycnn.tensor(test_images)).numpy()   # (2000, 16, 10, 10)
-padded = np.pad(test_set.data[:2000], ((0, 0), (2, 2), (2, 2)))
+padded = np.pad(test_pixels[:2000], ((0, 0), (2, 2), (2, 2)))
 
 fig, axes = plt.subplots(8, 6, figsize=(6, 8))
 for row, ch in enumerate(range(8)):
@@ -174,7 +176,7 @@ def saliency(image, label):
 fig, axes = plt.subplots(3, 4, figsize=(9, 7))
 for col, i in enumerate([0, 1, 2, 3]):
     occ, sal = occlusion_map(test_images[i], test_labels[i]), saliency(test_images[i], test_labels[i])
-    axes[0, col].imshow(test_set.data[i], cmap="gray_r")
+    axes[0, col].imshow(test_pixels[i], cmap="gray_r")
     axes[0, col].set_title(f"digit {test_labels[i]}", fontsize=9)
     axes[1, col].imshow(occ, cmap="Reds")
     axes[1, col].set_title("probability drop when occluded", fontsize=8)
@@ -198,7 +200,7 @@ occ = occlusion_map(image, label)
 sal = saliency(image, label)
 border = np.ones((28, 28), bool)
 border[4:24, 4:24] = False
-ink = test_set.data[0] > 128
+ink = test_pixels[0] > 128
 assert occ[ink].mean() > occ[border].mean() and sal[ink].mean() > sal[border].mean()
 
 double_model = lenet5("modern")

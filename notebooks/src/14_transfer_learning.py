@@ -22,7 +22,7 @@ import matplotlib.pyplot as plt
 import tinycnn
 from tinycnn import nn, optim
 import tinycnn.nn.functional as F
-from tinycnn.data import MNIST
+from tinycnn.vision.datasets import MNIST
 from tinycnn.models import make_layers
 from tinycnn.utils import transfer
 

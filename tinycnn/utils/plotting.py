@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
+
+from .atomic import atomic_write
 
 
 def _pyplot():
@@ -15,16 +16,8 @@ def _pyplot():
 
 
 def _save_atomically(fig, path: str) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_write(path) as f:
+        fig.savefig(f, format=os.path.splitext(path)[1][1:] or "png", dpi=110, bbox_inches="tight")
 
 
 def plot_curves(epochs: list[dict], path: str) -> None:
@@ -52,15 +45,27 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
     return cm
 
 
+def _short(name: str, limit: int = 18) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "\u2026"
+
+
 def plot_confusion(cm: np.ndarray, path: str, class_names=None) -> None:
+    """The confusion matrix as a heat map with the counts written in; long class names are slanted and,
+    past 18 characters, shortened with an ellipsis, and the figure grows with them, so none overlaps."""
     plt = _pyplot()
     n = cm.shape[0]
-    names = class_names or [str(i) for i in range(n)]
-    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    names = [_short(str(c)) for c in class_names] if class_names else [str(i) for i in range(n)]
+    longest = max(len(c) for c in names)
+    slant = longest > 2
+    side = max(5.5, 0.45 * n + 0.09 * longest)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
     im = ax.imshow(cm, cmap="Blues")
-    fig.colorbar(im, ax=ax)
-    ax.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names,
-           xlabel="predicted", ylabel="true", title="Confusion matrix")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted class", ylabel="true class",
+           title="Confusion matrix (rows: true, columns: predicted)")
+    ax.set_xticklabels(names, rotation=45 if slant else 0, ha="right" if slant else "center",
+                       rotation_mode="anchor")
+    ax.set_yticklabels(names)
     threshold = cm.max() / 2
     for i in range(n):
         for j in range(n):
@@ -70,19 +75,26 @@ def plot_confusion(cm: np.ndarray, path: str, class_names=None) -> None:
     plt.close(fig)
 
 
-def plot_image_grid(images: np.ndarray, titles: list[str], path: str, columns: int = 8) -> None:
-    """A grid of grey images (N, 1, H, W) or (N, H, W) with a title each (e.g. "7 -> 1")."""
+def plot_image_grid(images: np.ndarray, titles: list[str], path: str, columns: int = 8,
+                    title: str | None = None) -> None:
+    """A grid of grey images (N, 1, H, W) or (N, H, W) with a title each (e.g. "true 7\npred 1")."""
     plt = _pyplot()
     images = np.asarray(images)
     if images.ndim == 4:
         images = images[:, 0]
     n = max(len(images), 1)
     rows = (n + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.3, rows * 1.5), squeeze=False)
+    lines = max([t.count("\n") + 1 for t in titles] or [1])
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.4, rows * (1.3 + 0.25 * lines)), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.axis("off")
         if k < len(images):
             ax.imshow(images[k], cmap="gray")
-            ax.set_title(titles[k], fontsize=8)
+            ax.set_title(titles[k], fontsize=7)
+    if not len(images):
+        axes.flat[0].text(0, 0.5, "no images", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     _save_atomically(fig, path)
     plt.close(fig)

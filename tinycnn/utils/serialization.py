@@ -6,8 +6,9 @@ structure itself is a JSON document stored as a member ``__structure__`` (a byte
 replaced by a ``{"__array__": name}`` reference. A SHA-256 of all members is stored too, so a truncated or
 altered file is detected and named instead of being half-loaded.
 
-Writes are atomic: the archive is written to a temporary file in the same folder, flushed to disk, then
-renamed over the target, so an interrupted save leaves the previous file intact.
+Writes are atomic (``tinycnn/utils/atomic.py``): the archive is written to a temporary file in the same folder,
+flushed to disk, then renamed over the target, so an interrupted or failed save (a full disk) leaves the
+previous file intact, and the one ``OSError`` it raises names the file.
 """
 from __future__ import annotations
 
@@ -15,13 +16,13 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections import OrderedDict
 
 import numpy as np
 
 from ..autograd import Tensor
 from ..backend import to_device
+from .atomic import atomic_write
 
 FORMAT = "tinycnn-npz-1"
 
@@ -91,53 +92,26 @@ def _digest(arrays: dict, structure: bytes) -> str:
     return h.hexdigest()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_bytes_atomically(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part:
-    a temporary file in the same folder, flushed to disk, then renamed over ``path``."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.splitext(path)[1], dir=folder)
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp's 0600 would make the file private
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` so that a reader sees the old file or the whole new one, never a part
+    (``atomic.atomic_write``)."""
+    with atomic_write(path) as f:
+        f.write(data)
 
 
 def save(obj, path) -> None:
-    """Save a state dict (or a nested dict of tensors, arrays, numbers, strings) to ``path`` atomically."""
+    """Save a state dict (or a nested dict of tensors, arrays, numbers, strings) to ``path`` atomically.
+
+    A write that fails (no space left, no permission) raises one ``OSError`` whose ``filename`` is ``path``;
+    the file that was there before is unchanged."""
     path = os.fspath(path)
     arrays: dict = {}
     skeleton = _flatten(obj, arrays)
     structure = json.dumps({"format": FORMAT, "root": skeleton}).encode()
     header = json.dumps({"sha256": _digest(arrays, structure)}).encode()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, __structure__=np.frombuffer(structure, dtype=np.uint8),
-                     __header__=np.frombuffer(header, dtype=np.uint8), **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path) as f:
+        np.savez(f, __structure__=np.frombuffer(structure, dtype=np.uint8),
+                 __header__=np.frombuffer(header, dtype=np.uint8), **arrays)
 
 
 def load(path, as_tensors: bool = True):
@@ -151,6 +125,12 @@ def load(path, as_tensors: bool = True):
     try:
         with open(path, "rb") as f:
             raw = f.read()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not b"PK\x03\x04".startswith(raw[:4]):       # a shorter prefix of it may be a truncated archive
+        raise CheckpointError(f"{path}: not a tinycnn file (a tinycnn file is an .npz archive, which begins with "
+                              f"the zip signature PK; this one begins with {raw[:8]!r})")
+    try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
             members = {k: npz[k] for k in npz.files}
     except Exception as exc:  # noqa: BLE001  a damaged zip raises almost anything (NotImplementedError for a

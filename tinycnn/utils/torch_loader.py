@@ -22,12 +22,15 @@ Two layouts exist:
   followed by the raw bytes.
 
 A tensor is rebuilt as ``as_strided(storage[offset:], size, stride)`` (strides in elements) and copied
-to a contiguous array; the result is an ``OrderedDict`` name -> ``numpy.ndarray``.
+to a contiguous array; the result is an ``OrderedDict`` name -> ``numpy.ndarray``. A tensor with more
+elements than the storage span it reads (an expanded tensor: a stride of 0) stays a read-only view of its
+storage instead, so a small file cannot expand into gigabytes.
 """
 from __future__ import annotations
 
 import collections
 import io
+import math
 import os
 import pickle
 import struct
@@ -100,16 +103,24 @@ def _view(storage, storage_offset, size, stride):
         raise pickle.UnpicklingError(f"load_torch_state_dict: malformed tensor record (offset {storage_offset!r}, "
                                      f"size {size!r}, stride {stride!r})")
     size, stride = tuple(size), tuple(stride)
-    if 0 not in size:
+    numel = math.prod(size)
+    span = 0
+    if numel:
         last = storage_offset + sum((n - 1) * st for n, st in zip(size, stride))
         if last >= storage.size:
             raise pickle.UnpicklingError(f"load_torch_state_dict: tensor of size {size}, stride {stride}, offset "
                                          f"{storage_offset} reaches element {last} of a storage of "
                                          f"{storage.size} elements")
+        span = last - storage_offset + 1
     base = storage[storage_offset:]
     view = np.lib.stride_tricks.as_strided(base, shape=size, strides=tuple(st * base.itemsize for st in stride),
                                            writeable=False)
-    return np.array(view, order="C")  # a writable copy that owns its memory
+    if numel > span:
+        # More elements than the storage it reads (an expanded tensor, stride 0): a copy could be any size
+        # (a 4-byte storage expanded to (50000, 50000) is 10 GB), so it stays a read-only view, as torch.load
+        # keeps it expanded. load_state_dict copies it into the parameter of that shape.
+        return view
+    return np.array(view, order="C")  # a writable copy that owns its memory (at most the storage's size)
 
 
 def _rebuild_parameter(data, requires_grad=True, backward_hooks=None, *rest):

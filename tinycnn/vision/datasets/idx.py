@@ -8,10 +8,11 @@ An IDX file is a big-endian header followed by the raw array, row-major::
     4*d bytes   the size of each dimension, uint32 big-endian
     rest        prod(sizes) * itemsize bytes of data
 
-MNIST ships them gzip-compressed. Every file is checked before use, in this order, and each failure raises
-:class:`DataFileError` (or ``FileNotFoundError``) naming the file and what is wrong: missing, not gzip,
-truncated/corrupt gzip stream, SHA-256 of the *uncompressed* content different from the expected one
-(both printed), bad IDX magic, or a header that disagrees with the data size. Nothing is ever half-loaded.
+MNIST's mirrors serve them gzip-compressed (``.gz``); torchvision keeps the uncompressed copies too. Both
+are read. Every file is checked before use, in this order, and each failure raises :class:`DataFileError`
+(or ``FileNotFoundError``) naming the file and what is wrong: missing, not gzip, truncated/corrupt gzip
+stream, SHA-256 of the *uncompressed* content different from the expected one (both printed), bad IDX
+magic, or a header that disagrees with the data size. Nothing is ever half-loaded.
 
 Hashing the 47 MB of MNIST's training images costs a tenth of a second; to load fast when a dataset is
 built many times (tests, notebooks) the parsed, verified arrays are cached per process, keyed by the file's
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .utils import DataFileError
+
 _IDX_DTYPES = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
@@ -37,10 +40,6 @@ _IDX_DTYPES = {
 
 # (real path, size, mtime_ns) -> (sha256 hex of the uncompressed content, parsed read-only array)
 _CACHE: dict[tuple, tuple[str, np.ndarray]] = {}
-
-
-class DataFileError(ValueError):
-    """A data file exists but is not what it should be (not gzip, truncated, checksum or header wrong)."""
 
 
 def _file_key(path: Path) -> tuple:
@@ -118,8 +117,8 @@ def parse_idx(raw: bytes, name: str = "<bytes>") -> np.ndarray:
     return arr.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else arr
 
 
-def load_idx_gz(path, sha256: str | None = None) -> np.ndarray:
-    """Read, verify and parse one gzip-compressed IDX file; returns a read-only array.
+def load_idx(path, sha256: str | None = None) -> np.ndarray:
+    """Read, verify and parse one IDX file (gzip-compressed when its name ends in .gz); a read-only array.
 
     ``sha256`` is the expected SHA-256 (hex) of the uncompressed content; None checks structure only.
     The result is cached per process by (path, size, mtime), so a second call is free.
@@ -131,7 +130,7 @@ def load_idx_gz(path, sha256: str | None = None) -> np.ndarray:
     hit = _CACHE.get(key)
     if hit is not None and (sha256 is None or hit[0] == sha256.lower()):
         return hit[1]
-    raw = read_gzip(path)
+    raw = read_gzip(path) if path.suffix == ".gz" else path.read_bytes()
     digest = sha256_hex(raw)
     if sha256 is not None and digest != sha256.lower():
         raise DataFileError(f"{path}: checksum mismatch (SHA-256 of the uncompressed content): "
@@ -143,9 +142,9 @@ def load_idx_gz(path, sha256: str | None = None) -> np.ndarray:
     return arr
 
 
-def verify_gz(path, sha256: str) -> None:
-    """Check a gzip IDX file against its expected uncompressed SHA-256 (raises on any problem)."""
-    load_idx_gz(path, sha256)
+def verify(path, sha256: str | None) -> None:
+    """Check an IDX file against its expected uncompressed SHA-256 (raises on any problem)."""
+    load_idx(path, sha256)
 
 
 def write_idx_gz(path, array: np.ndarray) -> str:
@@ -163,5 +162,5 @@ def write_idx_gz(path, array: np.ndarray) -> str:
     return sha256_hex(raw)
 
 
-__all__ = ["DataFileError", "read_gzip", "parse_idx", "load_idx_gz", "verify_gz", "write_idx_gz",
-           "sha256_hex", "clear_cache"]
+__all__ = ["DataFileError", "read_gzip", "parse_idx", "load_idx", "verify", "write_idx_gz", "sha256_hex",
+           "clear_cache"]

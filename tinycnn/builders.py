@@ -1,0 +1,197 @@
+"""The parts of a training run, built from its ``TrainConfig``: the data sets, the model (with its
+``--pretrained`` weights and a new head), the optimizer, the learning-rate schedule, the loss, and the
+evaluation over a loader. ``tinycnn.train`` puts them together; ``tinycnn.evaluation`` rebuilds a run's model
+and test set from a checkpoint.
+
+Every failure that comes from the user's settings or files is raised as a ``ConfigError`` or ``RunError``
+(``run_errors.py``) naming the setting or the file, before any training.
+"""
+from __future__ import annotations
+
+
+import numpy as np
+
+from . import backend, nn, optim
+from .autograd import Tensor, no_grad
+from .utils.data import DataLoader, Subset
+from .vision import presets
+from .models import get_model
+from .nn import functional as F
+from .run_errors import ConfigError, RunError, numba_cache_problem
+from .train_settings import TrainConfig
+from .utils.serialization import CheckpointError, load
+
+CHECKPOINT_FORMAT = "tinycnn-checkpoint-1"
+
+
+def first_conv_channels(model: nn.Module) -> int | None:
+    for m in model.modules():
+        if hasattr(m, "in_channels") and hasattr(m, "kernel_size"):
+            return m.in_channels
+    return None
+
+
+def build_datasets(config: TrainConfig, in_channels: int = 1):
+    """The training and test sets of ``config`` (normalised, resized to the input size, grey repeated to
+    three channels for ImageNet-style models, cut to the limits)."""
+    transform = presets.eval_transform(config.dataset, input_size=config.resolved().input_size,
+                                       channels=in_channels)
+    train = presets.load_dataset(config.dataset, config.data_root, train=True, transform=transform)
+    test = presets.load_dataset(config.dataset, config.data_root, train=False, transform=transform)
+    if config.train_limit:
+        train = Subset(train, np.arange(min(config.train_limit, len(train))))
+    if config.test_limit:
+        test = Subset(test, np.arange(min(config.test_limit, len(test))))
+    return train, test
+
+
+def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
+    """Swap the model's last ``Linear`` for a fresh one with ``num_classes`` outputs (transfer learning)."""
+    last = None
+    for name, m in model.named_modules():
+        if isinstance(m, nn.Linear):
+            last = name
+    if last is None:
+        raise ValueError(f"{type(model).__name__} has no Linear layer to replace")
+    parent = model
+    *path, attr = last.split(".")
+    for part in path:
+        parent = getattr(parent, part) if not part.isdigit() else parent[int(part)]
+    old = getattr(parent, attr) if not attr.isdigit() else parent[int(attr)]
+    head = nn.Linear(old.in_features, num_classes)
+    if attr.isdigit():
+        parent[int(attr)] = head
+    else:
+        setattr(parent, attr, head)
+    return head
+
+
+def _load_weights(path: str) -> dict:
+    """The state dict in a ``--pretrained`` file; any failure to read it is the file's, and names it."""
+    try:
+        if path.endswith((".pth", ".pt")):
+            from .utils.torch_loader import load_torch_state_dict  # noqa: PLC0415  (only .pth files need it)
+            return load_torch_state_dict(path)
+        state = load(path, as_tensors=False)
+    except CheckpointError as exc:
+        raise RunError(f"--pretrained: {exc}") from None
+    except Exception as exc:  # noqa: BLE001  (a damaged or foreign pickle raises almost anything)
+        raise RunError(f"--pretrained {path}: cannot read the weights ({type(exc).__name__}: {exc})") from None
+    return state["model"] if isinstance(state, dict) and "model" in state else state
+
+
+def build_model(config: TrainConfig, num_classes: int = 10, load_pretrained: bool = True) -> nn.Module:
+    """The model of ``config``, with its ``--pretrained`` weights and a new head when it has them
+    (``load_pretrained=False``: the same model, for weights that come from a checkpoint)."""
+    kwargs = {"variant": config.variant} if config.variant else {}
+    try:
+        model = get_model(config.model, **({} if config.pretrained else {"num_classes": num_classes}), **kwargs)
+    except ValueError as exc:
+        raise ConfigError("variant" if config.variant else "model", str(exc)) from None
+    if config.pretrained:
+        if load_pretrained:
+            weights = _load_weights(config.pretrained)
+            try:
+                model.load_state_dict(weights)
+            except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
+                detail = " ".join(str(exc).split())
+                raise RunError(f"--pretrained {config.pretrained}: the weights do not fit {config.model}: "
+                               f"{detail}") from None
+        if config.freeze_backbone:
+            model.requires_grad_(False)
+        try:
+            replace_head(model, num_classes)
+        except ValueError as exc:
+            raise ConfigError("pretrained", f"cannot fine-tune {config.model}: {exc}") from None
+    return model.to(config.device)
+
+
+def check_input_size(model: nn.Module, config: TrainConfig, channels: int) -> None:
+    """Run one blank image through ``model`` so that an input it cannot take is named before training."""
+    size = config.resolved().input_size
+    xp = np if config.device == "cpu" else backend.cupy_module()
+    x = Tensor(xp.zeros((1, channels, size, size), dtype=np.float32))
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            model(x)
+    except ValueError as exc:
+        if numba_cache_problem(exc):      # a damaged kernel cache can raise a ValueError (a decoding error)
+            raise
+        raise ConfigError("input_size", f"{config.model} cannot take {size}x{size} images: {exc}") from None
+    finally:
+        model.train(was_training)
+
+
+def trains_batchnorm(model: nn.Module, config: TrainConfig) -> bool:
+    return not config.freeze_backbone and any("BatchNorm" in type(m).__name__ for m in model.modules())
+
+
+def build_optimizer(config: TrainConfig, params):
+    config = config.resolved()
+    lr, wd = config.lr, config.weight_decay
+    if config.optimizer == "sgd":
+        return optim.SGD(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "momentum":
+        return optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=wd)
+    if config.optimizer == "adagrad":
+        return optim.Adagrad(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "rmsprop":
+        return optim.RMSprop(params, lr=lr, weight_decay=wd)
+    if config.optimizer == "adam":
+        return optim.Adam(params, lr=lr, weight_decay=wd)
+    return optim.AdamW(params, lr=lr, weight_decay=wd)
+
+
+def build_scheduler(config: TrainConfig, optimizer):
+    if config.scheduler == "cosine":
+        return optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    if config.scheduler == "step":
+        return optim.lr_scheduler.StepLR(optimizer, step_size=max(1, config.epochs // 3), gamma=0.1)
+    if config.scheduler == "multistep":
+        return optim.lr_scheduler.MultiStepLR(optimizer, [config.epochs // 2, 3 * config.epochs // 4], 0.1)
+    if config.scheduler == "exponential":
+        return optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.8)
+    return None
+
+
+def compute_loss(outputs, labels: Tensor, aux_weight: float):
+    """Cross-entropy; GoogLeNet's training outputs add its auxiliary losses weighted by ``aux_weight``."""
+    if hasattr(outputs, "aux_logits1"):
+        logits = outputs.logits
+        loss = F.cross_entropy(logits, labels)
+        for aux in (outputs.aux_logits1, outputs.aux_logits2):
+            if aux is not None:
+                loss = loss + aux_weight * F.cross_entropy(aux, labels)
+        return logits, loss
+    return outputs, F.cross_entropy(outputs, labels)
+
+
+def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu"):
+    """Mean loss, accuracy, and the predictions of every sample, in eval mode without a graph."""
+    was_training = model.training
+    model.eval()
+    total_loss, predictions, labels_all = 0.0, [], []
+    with no_grad():
+        for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
+            logits = model(images)
+            total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
+            predictions.append(logits.array.argmax(axis=1))
+            labels_all.append(labels.array)
+    model.train(was_training)
+    xp = backend.get_array_module(predictions[0]) if predictions else np
+    preds = backend.to_device(xp.concatenate(predictions), "cpu")
+    labels_np = backend.to_device(xp.concatenate(labels_all), "cpu")
+    n = max(len(labels_np), 1)
+    return total_loss / n, float((preds == labels_np).mean()), preds, labels_np
+
+
+def load_training_checkpoint(path: str) -> dict:
+    """A checkpoint written by ``tinycnn train`` (last.npz, best.npz, interrupted.npz), or a named error."""
+    state = load(path, as_tensors=False)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise RunError(f"{path}: a tinycnn file, but not a training checkpoint (those are the last.npz, best.npz "
+                       f"and interrupted.npz that tinycnn train writes)")
+    return state

@@ -1,0 +1,320 @@
+"""The settings of a training run, declared once: ``TrainConfig``.
+
+Each field of ``TrainConfig`` is one setting, declared with ``setting(default, help, ...)``. That one line
+says everything the rest of the code needs to know about it:
+
+* its default and its help text (``tinycnn train --help`` shows both);
+* how it is written on the command line (``--batch-size``; ``cli=None`` keeps it off the command line);
+* how it is checked (``choices``, ``check``): ``TrainConfig.validate`` raises a ``ConfigError`` naming it;
+* whether it may change when a run is resumed (``resumable=True``, e.g. ``epochs``): ``tinycnn train
+  --resume`` refuses any other setting that differs from the one the run folder recorded.
+
+Adding a setting is adding a field here (and using it in the trainer). Defaults that depend on other
+settings (the learning rate on the optimizer, the image size on the model) are ``None`` here and filled in
+by ``TrainConfig.resolved()``; a run folder records the resolved values, so what is saved is what ran.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import inspect
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from . import backend
+from .models import MODELS, list_models
+from .run_errors import ConfigError, RunError
+
+# the data sets `tinycnn train` takes (their defaults: tinycnn.vision.presets)
+DATASETS = ("mnist", "fashion-mnist")
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
+DEFAULT_WEIGHT_DECAY = {"adamw": 1e-2}          # the others: 0
+SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
+# Image side each model is trained at when --input-size is not given: MNIST's own 28 where the model takes
+# it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise).
+DEFAULT_INPUT_SIZE = {"lenet5": 28, "resnet18_small": 28, "nin": 96, "alexnet_d2l": 224, "alexnet_small": 224}
+FALLBACK_INPUT_SIZE = 64
+MAX_INPUT_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one ``TrainConfig`` field appears on the command line, is checked, and behaves on resume."""
+
+    help: str
+    default_text: str | None = None     # the default as --help shows it, when it is not the value itself
+    choices: tuple | None = None
+    check: Callable[[Any], str | None] | None = None   # None when the value is good, else what was expected
+    resumable: bool = False             # may differ from the saved value on --resume
+    cli: str | None = ""                # "" -> --name-with-dashes; None -> not on the command line
+    switch: bool = False                # an on/off flag that takes no value (store_true / store_false)
+    parse: Callable[[str], Any] | None = None          # from the command-line string (default: the type)
+    metavar: str | None = None
+
+
+def setting(default, help: str, **spec) -> Any:
+    """A ``TrainConfig`` field with its ``Setting`` (see the module docstring)."""
+    return dataclasses.field(default=default, metadata={"setting": Setting(help, **spec)})
+
+
+# ---- checks: each returns None for a good value, else "expected ..., got ..." ---------------------------------
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def positive_int(what: str = "a positive integer"):
+    return lambda v: None if _is_int(v) and v >= 1 else f"expected {what}, got {v!r}"
+
+
+def positive_number(v):
+    return None if _is_number(v) and v > 0 else f"expected a positive finite number, got {v!r}"
+
+
+def non_negative_number(v):
+    return None if _is_number(v) and v >= 0 else f"expected a finite number >= 0, got {v!r}"
+
+
+def seed_value(v):
+    return None if _is_int(v) and 0 <= v < 2 ** 63 else f"expected an integer from 0 to 2**63 - 1, got {v!r}"
+
+
+def input_size_value(v):
+    ok = _is_int(v) and 1 <= v <= MAX_INPUT_SIZE
+    return None if ok else f"expected an image side from 1 to {MAX_INPUT_SIZE} pixels, got {v!r}"
+
+
+def known_model(v):
+    if v in MODELS:
+        return None
+    close = difflib.get_close_matches(str(v), list(MODELS), n=3)
+    guess = f"; did you mean {' or '.join(close)}?" if close else ""
+    return f"unknown model {v!r}{guess} (`tinycnn summary --list` lists the models)"
+
+
+def existing_folder(v):
+    return None if os.path.isdir(v) else f"expected an existing folder, got {v!r} (no such folder)"
+
+
+def existing_file(v):
+    return None if os.path.isfile(v) else f"expected an existing weights file, got {v!r} (no such file)"
+
+
+def device_name(v):
+    try:
+        backend.normalize_device(v)
+    except ValueError:
+        return f"expected cpu or cuda, got {v!r}"
+    return None
+
+
+# ---- the table ------------------------------------------------------------------------------------------------
+@dataclass
+class TrainConfig:
+    model: str = setting("lenet5", "model to train", check=known_model, cli="MODEL",
+                         default_text="lenet5; `tinycnn summary --list` lists them")
+    variant: str | None = setting(None, "variant of the model (lenet5: classic or modern)",
+                                  default_text="the model's own: modern for lenet5", metavar="NAME")
+    dataset: str = setting("mnist", "data set", choices=tuple(DATASETS))
+    data_root: str | None = setting(None, "folder holding the data set's four IDX .gz files",
+                                    default_text="the shipped MNIST, or the usual places",
+                                    check=existing_folder, resumable=True, metavar="DIR")
+    epochs: int = setting(10, "number of epochs in all (resuming with more trains on)",
+                          check=positive_int(), resumable=True, metavar="N")
+    batch_size: int = setting(128, "images per training step", check=positive_int(), metavar="N")
+    optimizer: str = setting("adam", "optimizer", choices=OPTIMIZERS)
+    lr: float | None = setting(None, "learning rate", check=positive_number, parse=float,
+                               default_text=", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()))
+    momentum: float = setting(0.9, "momentum of the 'momentum' optimizer (SGD with momentum)",
+                              check=non_negative_number, cli=None)
+    weight_decay: float | None = setting(None, "L2 weight decay (decoupled for adamw)", check=non_negative_number,
+                                         parse=float, default_text="0.01 for adamw, else 0", metavar="WD")
+    scheduler: str = setting("cosine", "learning-rate schedule over the epochs", choices=SCHEDULERS)
+    seed: int = setting(0, "seed of initialisation, shuffling and dropout", check=seed_value, metavar="N")
+    out: str | None = setting(None, "run folder (a new run refuses one that holds another run)",
+                              default_text="a fresh runs/MODEL, runs/MODEL-2, ...; with --resume the latest",
+                              resumable=True, metavar="DIR")
+    device: str = setting("cpu", "where to train", check=device_name, resumable=True, metavar="cpu|cuda")
+    input_size: int | None = setting(None, "resize the images to this side",
+                                     default_text="28 for lenet5, else a size the model accepts",
+                                     check=input_size_value, parse=int, metavar="N")
+    pretrained: str | None = setting(None, "weights to start from (.npz from tinycnn, or a torch .pth)",
+                                     default_text="none: random initialisation", check=existing_file,
+                                     metavar="PATH")
+    freeze_backbone: bool = setting(False, "train only the new head of the --pretrained model", switch=True)
+    aux_weight: float = setting(0.3, "weight of GoogLeNet's auxiliary losses", check=non_negative_number,
+                                cli=None)
+    train_limit: int | None = setting(None, "use only the first N training images",
+                                      default_text="all", check=positive_int("a positive number of images"),
+                                      parse=int, metavar="N")
+    test_limit: int | None = setting(None, "use only the first N test images",
+                                     default_text="all", check=positive_int("a positive number of images"),
+                                     parse=int, metavar="N")
+    progress: bool = setting(True, "no progress bars", cli="--no-progress", switch=True, resumable=True)
+
+    def validate(self, need_pretrained: bool = True) -> None:
+        """Raise ``ConfigError`` naming the first setting whose value it cannot take. ``need_pretrained=False``
+        (a resume from a checkpoint, which holds the weights) lets the --pretrained file be gone."""
+        for field in dataclasses.fields(self):
+            if field.name != "pretrained" or need_pretrained:
+                check_setting(field.name, getattr(self, field.name))
+        if self.freeze_backbone and not self.pretrained:
+            raise ConfigError("freeze_backbone", "needs --pretrained weights: without them there is no trained "
+                                                 "backbone to freeze")
+        if self.variant is not None and "variant" not in inspect.signature(MODELS[self.model]).parameters:
+            raise ConfigError("variant", f"{self.model} has no variants (it is for lenet5: classic or modern)")
+        if backend.normalize_device(self.device) == "cuda" and not backend.cuda_is_available():
+            raise ConfigError("device", "cuda needs a GPU and CuPy (pip install 'tinycnn[gpu]'), and none was "
+                                        "found; use --device cpu")
+
+    def resolved(self) -> TrainConfig:
+        """A copy with the defaults that depend on other settings filled in (what the run really uses)."""
+        variant = self.variant
+        if variant is None:
+            param = inspect.signature(MODELS[self.model]).parameters.get("variant")
+            variant = param.default if param is not None and param.default is not inspect.Parameter.empty else None
+        return dataclasses.replace(
+            self, variant=variant, device=backend.normalize_device(self.device),
+            lr=self.lr if self.lr is not None else DEFAULT_LR[self.optimizer],
+            weight_decay=(self.weight_decay if self.weight_decay is not None
+                          else DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)),
+            input_size=(self.input_size if self.input_size is not None
+                        else DEFAULT_INPUT_SIZE.get(self.model, FALLBACK_INPUT_SIZE)))
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """From a saved ``to_dict()``; keys this version does not know are ignored, missing ones default."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def check_setting(name: str, value) -> None:
+    """Raise ``ConfigError`` if setting ``name`` cannot take ``value`` (its own checks, not those that
+    compare it with other settings)."""
+    field = next(f for f in dataclasses.fields(TrainConfig) if f.name == name)
+    spec: Setting = field.metadata["setting"]
+    if value is None and field.default is None:
+        return                              # not set: its default applies
+    if spec.switch and not isinstance(value, bool):
+        raise ConfigError(name, f"expected True or False, got {value!r}")
+    if spec.choices and value not in spec.choices:
+        raise ConfigError(name, f"expected one of {', '.join(spec.choices)}, got {value!r}")
+    problem = spec.check(value) if spec.check else None
+    if problem:
+        raise ConfigError(name, problem)
+
+
+def specs() -> dict[str, Setting]:
+    return {f.name: f.metadata["setting"] for f in dataclasses.fields(TrainConfig)}
+
+
+def label(name: str) -> str:
+    """How the command line spells a setting: ``--batch-size``, ``--no-progress``, ``MODEL``."""
+    spec = specs().get(name)
+    if spec is None or spec.cli is None:
+        return name
+    return spec.cli or "--" + name.replace("_", "-")
+
+
+# ---- the command line ------------------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """One argument per setting, none with a default: the namespace holds only what was typed, so
+    ``given(args)`` tells typed settings from defaults (what ``--resume`` compares)."""
+    for field in dataclasses.fields(TrainConfig):
+        spec: Setting = field.metadata["setting"]
+        if spec.cli is None:
+            continue
+        text = spec.help
+        if not spec.switch:
+            text += f" (default: {spec.default_text or field.default})"
+        if spec.resumable and field.name not in ("out", "progress"):
+            text += "; may change on --resume"
+        kwargs: dict = {"dest": field.name, "default": argparse.SUPPRESS, "help": text}
+        flag = label(field.name)
+        if not flag.startswith("-"):            # the positional MODEL
+            parser.add_argument(field.name, nargs="?", metavar=flag, default=argparse.SUPPRESS, help=text)
+            continue
+        if spec.switch:
+            kwargs["action"] = "store_false" if field.default else "store_true"
+        else:
+            kwargs["type"] = spec.parse or (str if field.default is None else type(field.default))
+            kwargs["choices"] = spec.choices
+            kwargs["metavar"] = spec.metavar or ("|".join(spec.choices) if spec.choices else None)
+        parser.add_argument(flag, **kwargs)
+
+
+def given(args: argparse.Namespace) -> dict:
+    """The settings typed on the command line (``add_arguments`` gives the others no value)."""
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    return {k: v for k, v in vars(args).items() if k in names}
+
+
+# ---- resuming ----------------------------------------------------------------------------------------------------
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return _is_number(a) and _is_number(b) and float(a) == float(b)
+    return a == b
+
+
+def _show(value) -> str:
+    return "(none)" if value is None else str(value)
+
+
+def settings_for_resume(saved: TrainConfig, requested: TrainConfig, names: Iterable[str] | None = None,
+                        where: str = "the run") -> tuple[TrainConfig, dict]:
+    """The configuration a resumed run continues with, and the settings that change ({name: (old, new)}).
+
+    ``saved`` is what the run folder recorded; ``names`` are the settings the user gave (None: every setting
+    of ``requested``, as when the Python API passes a whole configuration). A given setting that may change
+    on resume replaces the saved one; any other given setting must equal the saved one, or ``RunError``
+    lists each difference with both values."""
+    saved = saved.resolved()
+    spec = specs()
+    if names is None:
+        requested = requested.resolved()
+        names = list(spec)
+    names = [name for name in spec if name in set(names)]      # in the table's order, for a stable message
+    changes, refused = {}, []
+    for name in names:
+        if name == "out":
+            continue
+        old, new = getattr(saved, name), getattr(requested, name)
+        if _same(old, new):
+            continue
+        if spec[name].resumable:
+            changes[name] = (old, new)
+        else:
+            refused.append(f"{label(name)} saved {_show(old)}, given {_show(new)}")
+    if refused:
+        may = ", ".join(label(n) for n, s in spec.items() if s.resumable and s.cli is not None and n != "out")
+        raise RunError(f"--resume: {where} was trained with other settings: {'; '.join(refused)}. Leave them out to "
+                       f"resume with the saved ones (only {may} may change), or start a new run in another "
+                       f"--out")
+    merged = dataclasses.replace(saved, **{name: new for name, (_, new) in changes.items()})
+    merged.out = requested.out if requested.out is not None else saved.out
+    return merged, changes
+
+
+def describe(config: TrainConfig, skip: Iterable[str] = ()) -> str:
+    """``model=lenet5 dataset=mnist ...``: the command-line settings that define a run (not the resumable)."""
+    spec = specs()
+    return " ".join(f"{n}={_show(getattr(config, n))}" for n in spec
+                    if not spec[n].resumable and spec[n].cli is not None and n not in skip)
+
+
+__all__ = ["TrainConfig", "Setting", "setting", "add_arguments", "given", "label", "settings_for_resume",
+           "describe", "specs", "list_models", "DATASETS", "OPTIMIZERS", "SCHEDULERS", "DEFAULT_LR"]
