@@ -171,7 +171,7 @@ CLI_ROWS = [
     ("`--freeze-backbone` without `--pretrained`", "tinycnn train --freeze-backbone", 2, "needs --pretrained"),
     ("`--pretrained` weights that cannot be read", "tinycnn train --pretrained damaged.npz", 2,
      "--pretrained: damaged.npz: not a readable tinycnn file"),
-    ("a folder without the data set", "tinycnn train --data-root empty", 2, "MNIST: missing"),
+    ("a folder without the data set", "tinycnn train --data-root empty", 2, "MNIST: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz not found"),
     ("a new run into a folder that holds a run", "tinycnn train --out run", 2, "already holds a run"),
     ("`--resume` with other settings", "tinycnn train --out run --resume --optimizer sgd --lr 0.5", 2,
      "was trained with other settings: --optimizer saved adam, given sgd; --lr saved 0.002, given 0.5"),
