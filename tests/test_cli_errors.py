@@ -103,7 +103,8 @@ def test_a_missing_data_set_is_one_line_naming_the_files(tmp_path, monkeypatch, 
     monkeypatch.chdir(tmp_path)
     assert main(["train", "--data-root", "empty", "--out", "run", "--no-progress"]) == 2
     line = _one_line(capsys)
-    assert "MNIST: missing empty/train-images-idx3-ubyte.gz" in line and "download=True" in line
+    assert "MNIST: train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz not found" in line
+    assert "looked in: empty/MNIST/raw, empty" in line
     assert not (tmp_path / "run").exists()
 
 
