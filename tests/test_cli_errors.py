@@ -16,6 +16,7 @@ from cli_runs import (SMALL, assert_same_weights, checkpoint, copy_run, env, sna
 
 import tinycnn
 from tinycnn.cli import main
+from tinycnn.train_settings import label, specs
 
 
 def _one_line(capsys) -> str:
@@ -133,7 +134,7 @@ def test_train_help_shows_every_default_and_points_at_a_command_that_exists(tmp_
             entries.append(line.strip())
         elif entries and line.strip():
             entries[-1] += " " + line.strip()
-    switches = ("-h", "--debug", "--freeze-backbone", "--no-progress", "--resume")
+    switches = ("-h", "--debug", "--resume", *(label(n) for n, spec in specs().items() if spec.switch))
     assert len(entries) > 15
     for entry in entries:
         if not entry.startswith(switches):

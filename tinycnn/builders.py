@@ -8,14 +8,16 @@ Every failure that comes from the user's settings or files is raised as a ``Conf
 """
 from __future__ import annotations
 
+import inspect
 
 import numpy as np
 
 from . import backend, nn, optim
 from .autograd import Tensor, no_grad
 from .utils.data import DataLoader, Subset
-from .vision import presets
-from .models import get_model
+from .vision import datasets, presets
+from .vision.datasets import DownloadError
+from .models import MODELS, get_model
 from .nn import functional as F
 from .run_errors import ConfigError, RunError, numba_cache_problem
 from .train_settings import TrainConfig
@@ -33,16 +35,59 @@ def first_conv_channels(model: nn.Module) -> int | None:
 
 def build_datasets(config: TrainConfig, in_channels: int = 1):
     """The training and test sets of ``config`` (normalised, resized to the input size, grey repeated to
-    three channels for ImageNet-style models, cut to the limits)."""
-    transform = presets.eval_transform(config.dataset, input_size=config.resolved().input_size,
-                                       channels=in_channels)
-    train = presets.load_dataset(config.dataset, config.data_root, train=True, transform=transform)
-    test = presets.load_dataset(config.dataset, config.data_root, train=False, transform=transform)
+    three channels for ImageNet-style models or colour made grey for one-channel ones, the training set
+    augmented with ``--augment``, cut to the limits)."""
+    cfg = config.resolved()
+    train_tf = presets.train_transform(cfg.dataset, cfg.input_size, in_channels, augment=cfg.augment)
+    test_tf = eval_preprocessing(cfg, in_channels)
+    if cfg.dataset == "folder":
+        try:
+            train, test = presets.folder_splits(cfg.data_root, train_tf, test_tf, val_fraction=cfg.val_fraction,
+                                                seed=cfg.seed)
+        except ValueError as exc:               # train/ and val/ with different classes
+            raise RunError(f"--data-dir {exc}") from None
+    else:
+        train = _load_downloading(cfg, True, train_tf)
+        test = presets.load_dataset(cfg.dataset, cfg.data_root, train=False, transform=test_tf)
     if config.train_limit:
         train = Subset(train, np.arange(min(config.train_limit, len(train))))
     if config.test_limit:
         test = Subset(test, np.arange(min(config.test_limit, len(test))))
     return train, test
+
+
+def eval_preprocessing(config: TrainConfig, in_channels: int):
+    """The test images' transform, which a checkpoint records (described) for predicting new images."""
+    return presets.eval_transform(config.dataset, config.resolved().input_size, in_channels)
+
+
+def _load_downloading(cfg: TrainConfig, train: bool, transform):
+    try:
+        return presets.load_dataset(cfg.dataset, cfg.data_root, train=train, transform=transform,
+                                    download=cfg.download)
+    except DownloadError as exc:
+        cls = getattr(datasets, presets.dataset_info(cfg.dataset).dataset)
+        root = cfg.data_root or datasets.cache_dir()
+        first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
+        raise RunError(f"--download: could not fetch {cls.filename} ({first}); without a network, download it from "
+                       f"{cls.url} elsewhere and place it in {root}/ (tinycnn verifies and unpacks it)") from None
+
+
+def dataset_classes(dataset) -> list[str] | None:
+    """The class names of a data set (through ``Subset`` views), or None when it has none."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    classes = getattr(dataset, "classes", None)
+    return [str(c) for c in classes] if classes else None
+
+
+def num_classes_of(config: TrainConfig) -> int:
+    """How many classes ``config``'s data set has (an image folder: its class folders), before loading it."""
+    known = presets.dataset_info(config.dataset).num_classes
+    if known is not None:
+        return known
+    train_dir, _ = presets.folder_layout(config.data_root)
+    return len(datasets.find_classes(train_dir)[0])
 
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
@@ -80,10 +125,17 @@ def _load_weights(path: str) -> dict:
     return state["model"] if isinstance(state, dict) and "model" in state else state
 
 
-def build_model(config: TrainConfig, num_classes: int = 10, load_pretrained: bool = True) -> nn.Module:
+def build_model(config: TrainConfig, num_classes: int = 10, load_pretrained: bool = True,
+                in_channels: int | None = None) -> nn.Module:
     """The model of ``config``, with its ``--pretrained`` weights and a new head when it has them
-    (``load_pretrained=False``: the same model, for weights that come from a checkpoint)."""
+    (``load_pretrained=False``: the same model, for weights that come from a checkpoint). A model whose
+    builder takes ``in_channels`` gets the data set's (or ``in_channels``), unless it starts from weights."""
     kwargs = {"variant": config.variant} if config.variant else {}
+    if "in_channels" in inspect.signature(MODELS[config.model]).parameters:
+        if in_channels is None and not config.pretrained:
+            in_channels = presets.dataset_info(config.dataset).channels     # CIFAR's colour to LeNet too
+        if in_channels is not None:
+            kwargs["in_channels"] = in_channels
     try:
         model = get_model(config.model, **({} if config.pretrained else {"num_classes": num_classes}), **kwargs)
     except ValueError as exc:
@@ -168,8 +220,10 @@ def compute_loss(outputs, labels: Tensor, aux_weight: float):
     return outputs, F.cross_entropy(outputs, labels)
 
 
-def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu"):
-    """Mean loss, accuracy, and the predictions of every sample, in eval mode without a graph."""
+def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu", ranks: int = 1):
+    """Mean loss, accuracy, the predictions and the labels of every sample, in eval mode without a graph.
+    ``ranks > 1``: the predictions are the ``ranks`` most likely classes of each sample, most likely first
+    (N, ranks); else the most likely class (N,)."""
     was_training = model.training
     model.eval()
     total_loss, predictions, labels_all = 0.0, [], []
@@ -178,14 +232,20 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu"):
             images, labels = images.to(device), labels.to(device)
             logits = model(images)
             total_loss += F.cross_entropy(logits, labels, reduction="sum").item()
-            predictions.append(logits.array.argmax(axis=1))
+            if ranks > 1:
+                # stable: among equal scores the lowest class first, as argmax has it
+                scores = backend.to_device(logits.array, "cpu")
+                predictions.append(np.argsort(-scores, axis=1, kind="stable")[:, :ranks])
+            else:
+                predictions.append(logits.array.argmax(axis=1))
             labels_all.append(labels.array)
     model.train(was_training)
     xp = backend.get_array_module(predictions[0]) if predictions else np
     preds = backend.to_device(xp.concatenate(predictions), "cpu")
     labels_np = backend.to_device(xp.concatenate(labels_all), "cpu")
     n = max(len(labels_np), 1)
-    return total_loss / n, float((preds == labels_np).mean()), preds, labels_np
+    top1 = preds[:, 0] if preds.ndim == 2 else preds
+    return total_loss / n, float((top1 == labels_np).mean()), preds, labels_np
 
 
 def load_training_checkpoint(path: str) -> dict:

@@ -1,5 +1,5 @@
-"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, summary, gradcheck,
-graph.
+"""The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, predict, summary,
+gradcheck, graph.
 
 Exit status: 0 done; 1 the training diverged (non-finite loss) or an op failed its gradient check; 2 a user's
 error (a bad argument, a missing or damaged file, a run folder in use, a full disk...), reported as one line
@@ -84,12 +84,23 @@ def _cmd_eval(args) -> int:
     from .train import evaluate_checkpoint  # noqa: PLC0415
     result = evaluate_checkpoint(args.checkpoint, out=args.out, device=args.device, test_limit=args.test_limit,
                                  data_root=args.data_root)
-    print(f"test accuracy {100 * result['accuracy']:.2f}%  (loss {result['loss']:.4f}, "
-          f"{result['misclassified']} misclassified)")
+    top5 = result["top5_accuracy"]
+    print(f"test accuracy {100 * result['accuracy']:.2f}% top-1, "
+          + (f"{100 * top5:.2f}% top-5" if top5 is not None else "top-5 not reported (five classes or fewer)")
+          + f"  (loss {result['loss']:.4f}, {result['misclassified']} misclassified)")
     print("confusion matrix (rows: true class, columns: predicted):")
     with np.printoptions(linewidth=160):
         print(result["confusion"])
     print(f"wrote {result['files']['confusion']} and {result['files']['misclassified']}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from .predict import predict  # noqa: PLC0415
+    for image, top in zip(args.images, predict(args.checkpoint, args.images, topk=args.topk, device=args.device)):
+        print(f"{image}:")
+        for name, prob in top:
+            print(f"  {100 * prob:6.2f}%  {name}")
     return 0
 
 
@@ -148,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default: %(default)s)")
     g.set_defaults(func=_cmd_gradcheck)
 
-    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST", parents=[common], formatter_class=_Help,
+    t = sub.add_parser("train", help="train a model on (Fashion-)MNIST, CIFAR or an image folder", parents=[common],
+                       formatter_class=_Help,
                        description="Train a model into a run folder. A new run never writes into another run's "
                                    "folder; --resume continues a run with its saved settings (a setting given "
                                    "that differs from the saved one is refused, unless it may change).")
@@ -157,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out (default: the latest runs/MODEL[-N]) from its last.npz")
     t.set_defaults(func=_cmd_train)
 
-    e = sub.add_parser("eval", help="test accuracy and confusion matrix of a checkpoint", parents=[common],
-                       formatter_class=_Help)
+    e = sub.add_parser("eval", help="top-1 / top-5 test accuracy and confusion matrix of a checkpoint",
+                       parents=[common], formatter_class=_Help)
     e.add_argument("checkpoint", help="last.npz, best.npz or interrupted.npz written by tinycnn train")
     e.add_argument("--out", metavar="DIR",
                    help="where to write CHECKPOINT-confusion.png and CHECKPOINT-misclassified.png "
@@ -168,6 +180,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data-root", metavar="DIR",
                    help="folder holding the data set (default: where the run found it)")
     e.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("predict", help="the most likely classes of image files, by a trained model",
+                       parents=[common], formatter_class=_Help,
+                       description="Print the most likely classes of each image with their probabilities, using "
+                                   "the preprocessing and class names recorded at training time. Writes nothing.")
+    p.add_argument("checkpoint", help="best.npz, last.npz or interrupted.npz written by tinycnn train, or its "
+                                      "run folder (its best.npz)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (PNG, JPEG... anything Pillow reads)")
+    p.add_argument("--topk", type=int, default=5, metavar="K", help="classes shown per image (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.set_defaults(func=_cmd_predict)
 
     s = sub.add_parser("summary", help="layer table: output shapes, parameters, multiply-adds", parents=[common],
                        formatter_class=_Help)

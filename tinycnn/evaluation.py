@@ -1,11 +1,13 @@
-"""``tinycnn eval``: the test accuracy, confusion matrix and misclassified images of a training checkpoint."""
+"""``tinycnn eval``: the test accuracy (top-1, and top-5 where there are more than five classes), confusion
+matrix and misclassified images of a training checkpoint."""
 from __future__ import annotations
 
 import os
 
 import numpy as np
 
-from .builders import build_datasets, build_model, evaluate, first_conv_channels, load_training_checkpoint
+from .builders import (build_datasets, build_model, dataset_classes, evaluate, first_conv_channels,
+                       load_training_checkpoint)
 from .utils.data import DataLoader, Subset
 from .run_errors import RunError, describe_os_error
 from .train_settings import TrainConfig
@@ -16,6 +18,38 @@ def _class_name(names, i: int) -> str:
         return str(i)
     name = str(names[i])
     return name.split(" - ")[0] if " - " in name else name      # MNIST's "7 - seven" -> "7"
+
+
+TOP_K = 5      # eval's second accuracy: the true class among the five most likely (with more than five classes)
+
+
+def num_classes(state: dict) -> int:
+    """The number of classes of a checkpoint's model (a checkpoint from before class names were kept: 10)."""
+    return len(state["classes"]) if state.get("classes") else 10
+
+
+def model_of_checkpoint(path: str, state: dict, config: TrainConfig):
+    """The trained model of a checkpoint ``state`` (read from ``path``), built from its resolved ``config``."""
+    model = build_model(config, num_classes(state), load_pretrained=False, in_channels=state.get("input_channels"))
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        raise RunError(f"{path}: its weights do not fit {config.model}: {' '.join(str(exc).split())}") from None
+    return model
+
+
+def _images(test_set, rows) -> np.ndarray:
+    """The stored test images at ``rows`` (HW or HWC uint8), for the grid of misclassified ones; image
+    folders' files are read and shrunk to 64 x 64."""
+    base = test_set
+    while isinstance(base, Subset):
+        rows, base = np.asarray(base.indices)[rows], base.dataset
+    if hasattr(base, "data"):
+        return np.asarray(base.data[rows])
+    if hasattr(base, "samples"):
+        return np.stack([np.asarray(base.loader(base.samples[i][0]).resize((64, 64))) for i in rows]) \
+            if len(rows) else np.zeros((0, 64, 64, 3), np.uint8)
+    return np.zeros((0, 28, 28))
 
 
 def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", test_limit: int | None = None,
@@ -35,27 +69,25 @@ def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", 
     elif config.data_root and not os.path.isdir(config.data_root):
         raise RunError(f"{path} was trained on data in {config.data_root}, which no longer exists; give the "
                        f"data's folder with --data-root")
-    config.out = None
+    config.out, config.download = None, False
     config.validate()
     config = config.resolved()
-    model = build_model(config)
-    try:
-        model.load_state_dict(state["model"])
-    except (RuntimeError, ValueError, KeyError) as exc:
-        raise RunError(f"{path}: its weights do not fit {config.model}: {' '.join(str(exc).split())}") from None
+    model = model_of_checkpoint(path, state, config)
     _, test_set = build_datasets(config, first_conv_channels(model) or 1)
-    loss, accuracy, preds, labels = evaluate(model, DataLoader(test_set, batch_size=1000), device)
-    cm = confusion_matrix(labels, preds, 10)
+    classes = state.get("classes") or dataset_classes(test_set)
+    n_classes = num_classes(state)
+    ranked = min(TOP_K, n_classes)
+    loss, accuracy, ranks, labels = evaluate(model, DataLoader(test_set, batch_size=1000), device, ranks=ranked)
+    preds = ranks[:, 0]
+    top5 = float((ranks == labels[:, None]).any(axis=1).mean()) if n_classes > TOP_K else None
+    cm = confusion_matrix(labels, preds, n_classes)
     out = out or os.path.dirname(path) or "."
     stem = os.path.splitext(os.path.basename(path))[0]
     files = {"confusion": os.path.join(out, f"{stem}-confusion.png"),
              "misclassified": os.path.join(out, f"{stem}-misclassified.png")}
-    names = getattr(test_set, "classes", None)
-    names = names if names and len(names) == 10 else None
+    names = classes if classes and len(classes) == n_classes else None
     wrong = np.flatnonzero(preds != labels)[:32]
-    base = test_set.dataset if isinstance(test_set, Subset) else test_set
-    rows = test_set.indices[wrong] if isinstance(test_set, Subset) else wrong
-    images = base.data[rows] if hasattr(base, "data") else np.zeros((0, 28, 28))
+    images = _images(test_set, wrong)
     titles = [f"true {_class_name(names, labels[i])}\npred {_class_name(names, preds[i])}" for i in wrong]
     try:
         plot_confusion(cm, files["confusion"], names)
@@ -64,5 +96,5 @@ def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", 
                               f"true label and predicted label")
     except OSError as exc:
         raise RunError(f"{describe_os_error(exc)}: choose a folder you can write to with --out") from None
-    return {"loss": loss, "accuracy": accuracy, "confusion": cm, "misclassified": int((preds != labels).sum()),
-            "files": files}
+    return {"loss": loss, "accuracy": accuracy, "top5_accuracy": top5, "confusion": cm,
+            "misclassified": int((preds != labels).sum()), "files": files}

@@ -30,8 +30,8 @@ from typing import Iterable
 
 from . import __version__, backend, kernels
 from .builders import (CHECKPOINT_FORMAT, build_datasets, build_model, build_optimizer, build_scheduler,
-                       check_input_size, compute_loss, evaluate, first_conv_channels, load_training_checkpoint,
-                       replace_head, trains_batchnorm)
+                       check_input_size, compute_loss, dataset_classes, eval_preprocessing, evaluate,
+                       first_conv_channels, load_training_checkpoint, num_classes_of, replace_head, trains_batchnorm)
 from .utils.data import DataLoader
 from .evaluation import evaluate_checkpoint
 from .run_errors import ConfigError, RunError, describe_os_error, is_out_of_space
@@ -40,6 +40,7 @@ from .train_settings import (DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULERS, Train
                              settings_for_resume)
 from .utils.atomic import link_or_copy
 from .utils.serialization import save
+from .vision import transforms
 
 
 class TrainingError(RuntimeError):
@@ -59,10 +60,13 @@ class Trainer:
         if config.device == "cpu":      # on a fresh install, compile the kernels while the data loads
             kernels.prepare("float32")
         backend.manual_seed(config.seed)
-        self.model = build_model(config, load_pretrained=load_pretrained)
+        self.model = build_model(config, num_classes_of(config), load_pretrained=load_pretrained)
         self.in_channels = first_conv_channels(self.model) or 1
         check_input_size(self.model, config, self.in_channels)
         self.train_set, self.test_set = build_datasets(config, self.in_channels)
+        # what `tinycnn predict` needs to use the model on new images
+        self.classes = dataset_classes(self.train_set)
+        self.preprocessing = transforms.describe(eval_preprocessing(config, self.in_channels))
         self.train_loader = DataLoader(self.train_set, batch_size=config.batch_size, shuffle=True,
                                        seed=config.seed, drop_last=self._drop_lone_last_image())
         self.test_loader = DataLoader(self.test_set, batch_size=1000)
@@ -100,7 +104,8 @@ class Trainer:
                 "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "scheduler": self.scheduler.state_dict() if self.scheduler else None,
                 "rng": backend.get_rng_state(), "loader": self.train_loader.state_dict(),
-                "history": self.history, "best_accuracy": self.best_accuracy}
+                "history": self.history, "best_accuracy": self.best_accuracy, "classes": self.classes,
+                "preprocessing": self.preprocessing, "input_channels": self.in_channels}
 
     def restore(self, checkpoint) -> None:
         """Continue from a checkpoint: a path, or the dict ``load_training_checkpoint`` returned."""
@@ -250,7 +255,8 @@ class Trainer:
         return {"tinycnn_version": __version__, "config": cfg.to_dict(), "model": cfg.model,
                 "dataset": cfg.dataset, "input_size": cfg.input_size, "input_channels": self.in_channels,
                 "device": cfg.device, "kernels": self.kernels, "train_images": len(self.train_set),
-                "test_images": len(self.test_set), "epochs": self.history}
+                "test_images": len(self.test_set), "classes": self.classes, "preprocessing": self.preprocessing,
+                "epochs": self.history}
 
     def _save_epoch(self, test_acc: float) -> None:
         """Write the epoch's files. best.npz before last.npz: if the disk fills up between the two, last.npz

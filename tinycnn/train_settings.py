@@ -29,7 +29,7 @@ from .models import MODELS, list_models
 from .run_errors import ConfigError, RunError
 
 # the data sets `tinycnn train` takes (their defaults: tinycnn.vision.presets)
-DATASETS = ("mnist", "fashion-mnist")
+DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "folder")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
 DEFAULT_WEIGHT_DECAY = {"adamw": 1e-2}          # the others: 0
@@ -54,6 +54,7 @@ class Setting:
     switch: bool = False                # an on/off flag that takes no value (store_true / store_false)
     parse: Callable[[str], Any] | None = None          # from the command-line string (default: the type)
     metavar: str | None = None
+    aliases: tuple[str, ...] = ()       # other spellings on the command line
 
 
 def setting(default, help: str, **spec) -> Any:
@@ -107,6 +108,10 @@ def existing_file(v):
     return None if os.path.isfile(v) else f"expected an existing weights file, got {v!r} (no such file)"
 
 
+def fraction(v):
+    return None if _is_number(v) and 0 < v < 1 else f"expected a fraction between 0 and 1, got {v!r}"
+
+
 def device_name(v):
     try:
         backend.normalize_device(v)
@@ -123,9 +128,11 @@ class TrainConfig:
     variant: str | None = setting(None, "variant of the model (lenet5: classic or modern)",
                                   default_text="the model's own: modern for lenet5", metavar="NAME")
     dataset: str = setting("mnist", "data set", choices=tuple(DATASETS))
-    data_root: str | None = setting(None, "folder holding the data set's four IDX .gz files",
-                                    default_text="the shipped MNIST, or the usual places",
-                                    check=existing_folder, resumable=True, metavar="DIR")
+    data_root: str | None = setting(None, "folder holding the data set: MNIST's IDX .gz files, CIFAR's archive or "
+                                          "its unpacked folder, the class folders of --dataset folder (or its "
+                                          "train/ and val/)", default_text="the shipped MNIST, or the usual "
+                                          "places; required for folder", check=existing_folder, resumable=True,
+                                    metavar="DIR", aliases=("--data-dir",))
     epochs: int = setting(10, "number of epochs in all (resuming with more trains on)",
                           check=positive_int(), resumable=True, metavar="N")
     batch_size: int = setting(128, "images per training step", check=positive_int(), metavar="N")
@@ -157,6 +164,11 @@ class TrainConfig:
     test_limit: int | None = setting(None, "use only the first N test images",
                                      default_text="all", check=positive_int("a positive number of images"),
                                      parse=int, metavar="N")
+    download: bool = setting(False, "fetch the CIFAR archive into --data-dir if it is not there", switch=True)
+    augment: bool = setting(False, "the data set's standard augmentation (CIFAR: 4-pixel shifts and mirroring; "
+                                   "folder: random resized crops and mirroring; MNIST: 2-pixel shifts)", switch=True)
+    val_fraction: float = setting(0.2, "share of each class held out for testing, when a --dataset folder has "
+                                       "no train/ and val/ subfolders", check=fraction, metavar="F")
     progress: bool = setting(True, "no progress bars", cli="--no-progress", switch=True, resumable=True)
 
     def validate(self, need_pretrained: bool = True) -> None:
@@ -168,6 +180,12 @@ class TrainConfig:
         if self.freeze_backbone and not self.pretrained:
             raise ConfigError("freeze_backbone", "needs --pretrained weights: without them there is no trained "
                                                  "backbone to freeze")
+        if self.dataset == "folder" and self.data_root is None:
+            raise ConfigError("data_root", "--dataset folder needs --data-dir DIR: a folder of class folders, or "
+                                           "of train/ and val/ holding them")
+        if self.download and not self.dataset.startswith("cifar"):
+            raise ConfigError("download", f"only the CIFAR archives are downloaded (--dataset cifar10 or "
+                                          f"cifar100), not {self.dataset}")
         if self.variant is not None and "variant" not in inspect.signature(MODELS[self.model]).parameters:
             raise ConfigError("variant", f"{self.model} has no variants (it is for lenet5: classic or modern)")
         if backend.normalize_device(self.device) == "cuda" and not backend.cuda_is_available():
@@ -254,7 +272,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             kwargs["type"] = spec.parse or (str if field.default is None else type(field.default))
             kwargs["choices"] = spec.choices
             kwargs["metavar"] = spec.metavar or ("|".join(spec.choices) if spec.choices else None)
-        parser.add_argument(flag, **kwargs)
+        parser.add_argument(flag, *spec.aliases, **kwargs)
 
 
 def given(args: argparse.Namespace) -> dict:

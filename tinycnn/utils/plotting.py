@@ -77,10 +77,11 @@ def plot_confusion(cm: np.ndarray, path: str, class_names=None) -> None:
 
 def plot_image_grid(images: np.ndarray, titles: list[str], path: str, columns: int = 8,
                     title: str | None = None) -> None:
-    """A grid of grey images (N, 1, H, W) or (N, H, W) with a title each (e.g. "true 7\npred 1")."""
+    """A grid of grey images (N, 1, H, W) or (N, H, W), or colour ones (N, H, W, 3), with a title each
+    (e.g. "true 7\npred 1")."""
     plt = _pyplot()
     images = np.asarray(images)
-    if images.ndim == 4:
+    if images.ndim == 4 and images.shape[-1] != 3:
         images = images[:, 0]
     n = max(len(images), 1)
     rows = (n + columns - 1) // columns

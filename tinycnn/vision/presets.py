@@ -148,6 +148,18 @@ def load_dataset(name: str, root=None, train: bool = True, transform=None, downl
 _VAL_NAMES = ("val", "valid", "validation", "test")
 
 
+def folder_layout(root) -> tuple[Path, Path | None]:
+    """(the folder of the training class folders, that of the validation ones or None when ``root`` is to be
+    split): ``root/train`` and ``root/val`` (or ``valid``, ``validation``, ``test``) when both exist."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder (expected class folders, or train/ and val/ subfolders)")
+    val_dir = next((root / n for n in _VAL_NAMES if (root / n).is_dir()), None)
+    if (root / "train").is_dir() and val_dir is not None:
+        return root / "train", val_dir
+    return root, None
+
+
 def folder_splits(root, train_transform=None, val_transform=None, val_fraction: float = 0.2, seed: int = 0):
     """(train, validation) datasets of an image folder.
 
@@ -157,11 +169,9 @@ def folder_splits(root, train_transform=None, val_transform=None, val_fraction: 
     (at least one, when the class has two or more), so both sides see every class.
     """
     root = Path(root).expanduser()
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder (expected class folders, or train/ and val/ subfolders)")
-    val_dir = next((root / n for n in _VAL_NAMES if (root / n).is_dir()), None)
-    if (root / "train").is_dir() and val_dir is not None:
-        train = datasets.ImageFolder(root / "train", transform=train_transform)
+    train_dir, val_dir = folder_layout(root)
+    if val_dir is not None:
+        train = datasets.ImageFolder(train_dir, transform=train_transform)
         val = datasets.ImageFolder(val_dir, transform=val_transform)
         if train.classes != val.classes:
             raise ValueError(f"{root}: train/ and {val_dir.name}/ have different class folders: "
