@@ -181,8 +181,9 @@ class TrainConfig:
             raise ConfigError("freeze_backbone", "needs --pretrained weights: without them there is no trained "
                                                  "backbone to freeze")
         if self.dataset == "folder" and self.data_root is None:
-            raise ConfigError("data_root", "--dataset folder needs --data-dir DIR: a folder of class folders, or "
-                                           "of train/ and val/ holding them")
+            raise ConfigError("data_root", "missing: --dataset folder reads its images from --data-root DIR (or "
+                                           "--data-dir DIR), a folder of class folders or of train/ and val/ "
+                                           "holding them")
         if self.download and not self.dataset.startswith("cifar"):
             raise ConfigError("download", f"only the CIFAR archives are downloaded (--dataset cifar10 or "
                                           f"cifar100), not {self.dataset}")
