@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from . import backend
-from .models import MODELS, list_models
+from .models import MODELS, default_input_size, list_models
 from .run_errors import ConfigError, RunError
 
 # the data sets `tinycnn train` takes (their defaults: tinycnn.vision.presets)
@@ -35,7 +35,8 @@ DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "a
 DEFAULT_WEIGHT_DECAY = {"adamw": 1e-2}          # the others: 0
 SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
 # Image side each model is trained at when --input-size is not given: MNIST's own 28 where the model takes
-# it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise).
+# it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise);
+# photos of an image folder are cut to the size the model is defined for (224 for torchvision's).
 DEFAULT_INPUT_SIZE = {"lenet5": 28, "resnet18_small": 28, "nin": 96, "alexnet_d2l": 224, "alexnet_small": 224}
 FALLBACK_INPUT_SIZE = 64
 MAX_INPUT_SIZE = 1024
@@ -150,7 +151,8 @@ class TrainConfig:
                               resumable=True, metavar="DIR")
     device: str = setting("cpu", "where to train", check=device_name, resumable=True, metavar="cpu|cuda")
     input_size: int | None = setting(None, "resize the images to this side",
-                                     default_text="28 for lenet5, else a size the model accepts",
+                                     default_text="28 for lenet5, else a size the model accepts; for "
+                                                  "--dataset folder the model's own, 224 for most",
                                      check=input_size_value, parse=int, metavar="N")
     pretrained: str | None = setting(None, "weights to start from (.npz from tinycnn, or a torch .pth)",
                                      default_text="none: random initialisation", check=existing_file,
@@ -205,7 +207,8 @@ class TrainConfig:
             weight_decay=(self.weight_decay if self.weight_decay is not None
                           else DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)),
             input_size=(self.input_size if self.input_size is not None
-                        else DEFAULT_INPUT_SIZE.get(self.model, FALLBACK_INPUT_SIZE)))
+                        else DEFAULT_INPUT_SIZE.get(self.model, default_input_size(self.model)[1]
+                                                    if self.dataset == "folder" else FALLBACK_INPUT_SIZE)))
 
     @property
     def learning_rate(self) -> float:
