@@ -119,6 +119,9 @@ def test_download_without_a_network_says_where_to_put_the_archive(small_cifar, t
     assert "--download: could not fetch cifar-10-python.tar.gz" in line
     assert f"place it in {data}/" in line and "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz" in line
     assert not (tmp_path / "run").exists()
+    line = user_error(cifar_cli(small_cifar, "train", "--dataset", "cifar10", "--data-dir", data, "--out", "run",
+                                *QUICK, cwd=tmp_path))
+    assert f"found neither {data}/cifar-10-batches-py/" in line and "give --download to fetch it from" in line
 
 
 @pytest.mark.parametrize("damage", ["truncated", "altered"])

@@ -65,6 +65,10 @@ def _load_downloading(cfg: TrainConfig, train: bool, transform):
     try:
         return presets.load_dataset(cfg.dataset, cfg.data_root, train=train, transform=transform,
                                     download=cfg.download)
+    except FileNotFoundError as exc:
+        if exc.filename is not None or "pass download=True" not in str(exc):
+            raise
+        raise RunError(str(exc).replace("pass download=True", "give --download")) from None     # the CLI's name
     except DownloadError as exc:
         cls = getattr(datasets, presets.dataset_info(cfg.dataset).dataset)
         root = cfg.data_root or datasets.cache_dir()
