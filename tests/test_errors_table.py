@@ -214,6 +214,13 @@ CLI_ROWS = [
     ("eval of a missing checkpoint", "tinycnn eval missing.npz", 2, "missing.npz: no such file"),
     ("eval of a file that is not a training checkpoint", "tinycnn eval good.npz", 2,
      "good.npz: a tinycnn file, but not a training checkpoint"),
+    ("an image folder without class folders", "tinycnn train --dataset folder --data-dir flat", 2,
+     "flat: no class folders found"),
+    ("a truncated or altered CIFAR archive", "tinycnn train --dataset cifar10 --data-dir cifar", 2,
+     "cifar/cifar-10-python.tar.gz: checksum mismatch (SHA256 of the file)"),
+    ("predict on a file that is not an image", "tinycnn predict run fake.png", 2,
+     "fake.png: not an image file Pillow can read"),
+    ("predict on a missing image", "tinycnn predict run missing.png", 2, "missing.png: file is missing"),
     ("an unknown model", "tinycnn summary resnet999", 2, "MODEL: unknown model 'resnet999'"),
 ]
 
