@@ -17,11 +17,12 @@ from PIL import Image
 
 import tinycnn
 from tinycnn.builders import build_datasets
+from tinycnn.cli import main
 from tinycnn.evaluation import model_of_checkpoint
 from tinycnn.nn import functional as F
 from tinycnn.predict import predict
 from tinycnn.train_settings import TrainConfig
-from tinycnn.vision.datasets import MNIST
+from tinycnn.vision.datasets import CIFAR100, MNIST
 
 QUICK = ["--epochs", "1", "--batch-size", "8", "--seed", "1", "--no-progress"]
 
@@ -262,3 +263,21 @@ def test_eval_reports_top1_and_top5(mnist_run):
     first = _ok(tinycnn_cli("eval", "run/best.npz", "--test-limit", "100", cwd=mnist_run)).splitlines()[0]
     top1, top5 = (float(first.split("% top-")[k].split()[-1]) for k in (0, 1))
     assert 0 <= top1 <= top5 <= 100 and top5 > 90, first
+
+
+def test_cifar100_trains_with_its_hundred_classes_from_the_meta_file(tmp_path, monkeypatch, capsys):
+    info = write_cifar_python(tmp_path / "data", cifar100=True, per_batch=8, n_test=12)
+    md5 = info["md5"]
+    monkeypatch.setattr(CIFAR100, "train_list", [["train", md5["train"]]])
+    monkeypatch.setattr(CIFAR100, "test_list", [["test", md5["test"]]])
+    monkeypatch.setattr(CIFAR100, "meta", dict(CIFAR100.meta, md5=md5["meta"]))
+    monkeypatch.setattr(CIFAR100, "sizes", {True: 40, False: 12})
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--dataset", "cifar100", "--data-dir", "data", "--out", "run", *QUICK]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["classes"]) == 100 and metrics["classes"][7] == "fine07"
+    state = tinycnn.load(str(tmp_path / "run" / "last.npz"), as_tensors=False)
+    assert state["model"]["11.weight"].shape == (100, 84)                  # lenet5's last Linear
+    capsys.readouterr()
+    assert main(["eval", "run/last.npz", "--out", "."]) == 0
+    assert "% top-5" in capsys.readouterr().out.splitlines()[0]
