@@ -21,6 +21,7 @@ from tinycnn.cli import main
 from tinycnn.evaluation import model_of_checkpoint
 from tinycnn.nn import functional as F
 from tinycnn.predict import predict
+from tinycnn.train import Trainer
 from tinycnn.train_settings import TrainConfig
 from tinycnn.vision.datasets import CIFAR100, MNIST
 
@@ -281,3 +282,24 @@ def test_cifar100_trains_with_its_hundred_classes_from_the_meta_file(tmp_path, m
     capsys.readouterr()
     assert main(["eval", "run/last.npz", "--out", "."]) == 0
     assert "% top-5" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_augment_changes_the_training_images_only(tmp_path):
+    def first_image_twice(augment):
+        trainer = Trainer(TrainConfig(augment=augment, train_limit=4, test_limit=4, out=str(tmp_path / "x")))
+        train = [trainer.train_set[0][0].numpy() for _ in range(2)]
+        test = [trainer.test_set[0][0].numpy() for _ in range(2)]
+        return train, test
+    (plain, plain2), _ = first_image_twice(False)
+    (shifted, shifted2), (test, test2) = first_image_twice(True)
+    np.testing.assert_array_equal(plain, plain2)
+    assert not np.array_equal(shifted, shifted2) and shifted.shape == plain.shape == (1, 28, 28)
+    np.testing.assert_array_equal(test, test2)
+
+
+def test_train_and_val_folders_with_other_classes_are_named(tmp_path):
+    write_image_folder(tmp_path / "photos" / "train", classes=("cat", "dog"), per_class=2)
+    write_image_folder(tmp_path / "photos" / "val", classes=("cat", "emu"), per_class=1)
+    line = user_error(tinycnn_cli("train", "--dataset", "folder", "--data-dir", "photos", "--out", "run", *QUICK,
+                                  cwd=tmp_path))
+    assert "--data-dir photos: train/ and val/ have different class folders: ['cat', 'dog'] vs ['cat', 'emu']" in line
