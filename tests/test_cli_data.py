@@ -11,7 +11,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from cli_runs import env, snapshot, tinycnn_cli, user_error
+from cli_runs import assert_same_weights, checkpoint, env, snapshot, tinycnn_cli, user_error
 from data_files import CIFAR10_NAMES, serve, tar_gz, write_cifar_python, write_image_folder
 from PIL import Image
 
@@ -303,3 +303,12 @@ def test_train_and_val_folders_with_other_classes_are_named(tmp_path):
     line = user_error(tinycnn_cli("train", "--dataset", "folder", "--data-dir", "photos", "--out", "run", *QUICK,
                                   cwd=tmp_path))
     assert "--data-dir photos: train/ and val/ have different class folders: ['cat', 'dog'] vs ['cat', 'emu']" in line
+
+
+def test_an_augmented_run_resumes_bit_for_bit(tmp_path):
+    small = ["--train-limit", "128", "--test-limit", "32", "--batch-size", "32", "--seed", "2", "--no-progress",
+             "--augment"]
+    _ok(tinycnn_cli("train", *small, "--epochs", "2", "--out", "whole", cwd=tmp_path))
+    _ok(tinycnn_cli("train", *small, "--epochs", "1", "--out", "halves", cwd=tmp_path))
+    _ok(tinycnn_cli("train", "--out", "halves", "--resume", "--epochs", "2", cwd=tmp_path))
+    assert_same_weights(checkpoint(tmp_path / "whole"), checkpoint(tmp_path / "halves"))

@@ -145,7 +145,8 @@ class TrainConfig:
     weight_decay: float | None = setting(None, "L2 weight decay (decoupled for adamw)", check=non_negative_number,
                                          parse=float, default_text="0.01 for adamw, else 0", metavar="WD")
     scheduler: str = setting("cosine", "learning-rate schedule over the epochs", choices=SCHEDULERS)
-    seed: int = setting(0, "seed of initialisation, shuffling and dropout", check=seed_value, metavar="N")
+    seed: int = setting(0, "seed of initialisation, shuffling, dropout, augmentation and a folder's split",
+                        check=seed_value, metavar="N")
     out: str | None = setting(None, "run folder (a new run refuses one that holds another run)",
                               default_text="a fresh runs/MODEL, runs/MODEL-2, ...; with --resume the latest",
                               resumable=True, metavar="DIR")
