@@ -76,8 +76,7 @@ def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", 
     _, test_set = build_datasets(config, first_conv_channels(model) or 1)
     classes = state.get("classes") or dataset_classes(test_set)
     n_classes = num_classes(state)
-    ranked = min(TOP_K, n_classes)
-    loss, accuracy, ranks, labels = evaluate(model, DataLoader(test_set, batch_size=1000), device, ranks=ranked)
+    loss, accuracy, ranks, labels = evaluate(model, DataLoader(test_set, batch_size=1000), device, ranks=TOP_K)
     preds = ranks[:, 0]
     top5 = float((ranks == labels[:, None]).any(axis=1).mean()) if n_classes > TOP_K else None
     cm = confusion_matrix(labels, preds, n_classes)
