@@ -244,9 +244,10 @@ def evaluate(model: nn.Module, loader: DataLoader, device: str = "cpu", ranks: i
                 predictions.append(logits.array.argmax(axis=1))
             labels_all.append(labels.array)
     model.train(was_training)
-    xp = backend.get_array_module(predictions[0]) if predictions else np
-    preds = backend.to_device(xp.concatenate(predictions), "cpu")
-    labels_np = backend.to_device(xp.concatenate(labels_all), "cpu")
+    def joined(arrays):     # on the CPU (ranked predictions are there already, the labels may be on the GPU)
+        return backend.to_device(backend.get_array_module(arrays[0]).concatenate(arrays), "cpu") if arrays \
+            else np.zeros(0, np.int64)
+    preds, labels_np = joined(predictions), joined(labels_all)
     n = max(len(labels_np), 1)
     top1 = preds[:, 0] if preds.ndim == 2 else preds
     return total_loss / n, float((top1 == labels_np).mean()), preds, labels_np
