@@ -281,7 +281,9 @@ def test_cifar100_trains_with_its_hundred_classes_from_the_meta_file(tmp_path, m
     assert state["model"]["11.weight"].shape == (100, 84)                  # lenet5's last Linear
     capsys.readouterr()
     assert main(["eval", "run/last.npz", "--out", "."]) == 0
-    assert "% top-5" in capsys.readouterr().out.splitlines()[0]
+    printed = capsys.readouterr().out
+    assert "% top-5" in printed.splitlines()[0]
+    assert "confusion matrix" not in printed and "wrote ./last-confusion.png" in printed  # 100 x 100: the picture
 
 
 def test_augment_changes_the_training_images_only(tmp_path):

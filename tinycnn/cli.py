@@ -88,9 +88,10 @@ def _cmd_eval(args) -> int:
     print(f"test accuracy {100 * result['accuracy']:.2f}% top-1, "
           + (f"{100 * top5:.2f}% top-5" if top5 is not None else "top-5 not reported (five classes or fewer)")
           + f"  (loss {result['loss']:.4f}, {result['misclassified']} misclassified)")
-    print("confusion matrix (rows: true class, columns: predicted):")
-    with np.printoptions(linewidth=160):
-        print(result["confusion"])
+    if len(result["confusion"]) <= 20:
+        print("confusion matrix (rows: true class, columns: predicted):")
+        with np.printoptions(linewidth=160):
+            print(result["confusion"])
     print(f"wrote {result['files']['confusion']} and {result['files']['misclassified']}")
     return 0
 
@@ -177,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: beside the checkpoint)")
     e.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
     e.add_argument("--test-limit", type=int, metavar="N", help="use only the first N test images (default: all)")
-    e.add_argument("--data-root", metavar="DIR",
+    e.add_argument("--data-root", "--data-dir", metavar="DIR",
                    help="folder holding the data set (default: where the run found it)")
     e.set_defaults(func=_cmd_eval)
 

@@ -50,8 +50,10 @@ def _short(name: str, limit: int = 18) -> str:
 
 
 def plot_confusion(cm: np.ndarray, path: str, class_names=None) -> None:
-    """The confusion matrix as a heat map with the counts written in; long class names are slanted and,
-    past 18 characters, shortened with an ellipsis, and the figure grows with them, so none overlaps."""
+    """The confusion matrix as a heat map with the counts written in (up to 30 classes: past that the
+    colours alone, as the counts would take long to draw and be too small to read); long class names are
+    slanted and, past 18 characters, shortened with an ellipsis, and the figure grows with them, so none
+    overlaps."""
     plt = _pyplot()
     n = cm.shape[0]
     names = [_short(str(c)) for c in class_names] if class_names else [str(i) for i in range(n)]
@@ -67,7 +69,7 @@ def plot_confusion(cm: np.ndarray, path: str, class_names=None) -> None:
                        rotation_mode="anchor")
     ax.set_yticklabels(names)
     threshold = cm.max() / 2
-    for i in range(n):
+    for i in range(n if n <= 30 else 0):
         for j in range(n):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if cm[i, j] > threshold else "black")
