@@ -63,7 +63,7 @@ def predict(checkpoint: str, image_paths, topk: int = 5, device: str = "cpu") ->
               f"tinycnn); using {config.dataset}'s defaults", file=sys.stderr)
     transform = T.rebuild(preprocess) if preprocess else \
         presets.eval_transform(config.dataset, config.input_size, first_conv_channels(model) or 1)
-    classes = classes or list(getattr(presets.dataset_info(config.dataset), "classes", None) or [])
+    classes = classes or list(presets.dataset_info(config.dataset).classes or [])
     side = presets.dataset_info(config.dataset).image_size
     fixed = config.dataset != "folder"            # folders' pipelines resize and crop any image themselves
     batch = [transform(T.Resize([side, side])(im) if fixed and im.size != (side, side) else im) for im in images]
