@@ -2,7 +2,8 @@
 backpropagation and class saliency maps (``docs/visualisation.md``)."""
 from .deconvnet import Projections, deconvnet
 from .gradients import guided_backprop, saliency
-from .images import save_png, to_display
+from .images import save_overview, save_png, to_display
 from .layers import layer_names
 
-__all__ = ["Projections", "deconvnet", "guided_backprop", "saliency", "save_png", "to_display", "layer_names"]
+__all__ = ["Projections", "deconvnet", "guided_backprop", "saliency", "save_overview", "save_png", "to_display",
+           "layer_names"]

@@ -38,3 +38,23 @@ def save_png(image, path, force: bool = False) -> None:
     pixels = np.clip(np.round(np.asarray(image) * 255), 0, 255).astype(np.uint8)
     with atomic_write(path) as f:
         Image.fromarray(pixels).save(f, format="PNG")
+
+
+def save_overview(pictures, titles, path, title: str | None = None, columns: int = 5) -> None:
+    """One figure of ``pictures`` (as ``to_display`` returns them) side by side, each titled, on the same
+    [0, 1] scale (so mid-grey is zero in every signed map), written atomically."""
+    from ..plotting import _pyplot, _save_atomically  # noqa: PLC0415  (matplotlib only when a figure is made)
+    plt = _pyplot()
+    columns = max(1, min(columns, len(pictures)))
+    rows = -(-len(pictures) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.8, rows * 1.9 + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, picture, name in zip(axes.flat, pictures, titles):
+        ax.imshow(picture, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+        ax.set_title(name, fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    _save_atomically(fig, os.fspath(path))
+    plt.close(fig)
