@@ -68,6 +68,31 @@ def test_deconvnet_of_one_layer_equals_the_hand_computation():
     assert (bottom - top, right - left) == (4, 4) and (top, left) == tuple(2 * result.positions[0])
 
 
+def test_deconvnet_without_relus_is_the_activation_times_its_gradient(torch):
+    """Without ReLUs the deconvnet is backpropagation: unpooling routes to the argmax as max pooling's
+    gradient does, and the transposed convolution is the convolution's input gradient. So each projection
+    equals the activation times its gradient with respect to the pixels (here through strides, padding,
+    dilation, groups, ceil-mode pooling and an odd size that needs output_padding)."""
+    tinycnn.manual_seed(5)
+    net = nn.Sequential(nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2), nn.Dropout(0.5),
+                        nn.MaxPool2d(3, stride=2, ceil_mode=True), nn.Conv2d(4, 6, 3, dilation=2, groups=2))
+    image = np.random.default_rng(5).standard_normal((2, 23, 23)).astype(np.float32)
+    result = deconvnet(net, image, "conv2", top=6)
+    t = torch.nn.Sequential(torch.nn.Conv2d(2, 4, 3, stride=2, padding=1, groups=2), torch.nn.Dropout(0.5),
+                            torch.nn.MaxPool2d(3, stride=2, ceil_mode=True),
+                            torch.nn.Conv2d(4, 6, 3, dilation=2, groups=2)).eval()
+    t.load_state_dict({k: torch.tensor(v.numpy()) for k, v in net.state_dict().items()})
+    assert net.training                                   # deconvnet ran it in eval mode and put it back
+    for k in range(6):
+        x = torch.tensor(image[None]).requires_grad_()
+        c, (r, col) = int(result.channels[k]), result.positions[k]
+        activation = t(x)[0, c, r, col]
+        activation.backward()
+        value = activation.item()
+        assert result.activations[k] == pytest.approx(value, rel=1e-5)
+        np.testing.assert_allclose(result.images[k], value * x.grad[0].numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_deconvnet_one_channel_over_a_batch_picks_the_images_where_it_is_strongest():
     net = _one_layer_net()
     rng = np.random.default_rng(3)

@@ -5,7 +5,8 @@ To see what excites one activation, every other activation of its layer is set t
 passed down through a "deconvnet" attached to the layers below, which undoes each layer in turn:
 
 * max pooling -> unpooling: each value goes back to the position the pooling took its maximum from (the
-  "switches" recorded on the forward pass), every other position of the window gets 0;
+  "switches" recorded on the forward pass), every other position of the window gets 0 (values of
+  overlapping windows that share a maximum add up, which makes unpooling the transpose of pooling);
 * ReLU -> ReLU: the reconstruction is rectified, so that it stays a valid (non-negative) feature map;
 * convolution -> transposed convolution with the same filters (flipped, as the gradient with respect to the
   input applies them), without the bias.
@@ -25,7 +26,6 @@ from ...autograd import Tensor, no_grad
 from ...ops.activation import relu
 from ...ops.conv_transpose import conv_transpose2d
 from ...ops.pooling import max_pool2d
-from ...ops.unpool import max_unpool2d
 from ..receptive_field import receptive_field
 from ..summary import eval_mode, is_kind
 from .layers import as_batch, chain_to, check_top, feature_map, find_layer, strongest
@@ -84,6 +84,18 @@ def _check_invertible(calls, layer: str) -> None:
                          f"the deconvnet undoes {', '.join(INVERTED)} and passes {', '.join(PASSED)}")
 
 
+def _unpool(signal: Tensor, switches: Tensor, size: tuple) -> Tensor:
+    """Each value of ``signal`` (N, C, h, w) added at its switch in an (N, C, *size) map of zeros. Where
+    overlapping windows (ZFNet's and AlexNet's 3x3 stride-2 pooling) share a maximum, their values add up,
+    as in max pooling's gradient (``F.max_unpool2d`` would keep only one of them)."""
+    values, where = signal.numpy(), switches.numpy()
+    n, c = values.shape[:2]
+    out = np.zeros((n, c, size[0] * size[1]), dtype=values.dtype)
+    planes = np.arange(n * c).reshape(n, c, 1, 1)
+    np.add.at(out.reshape(n * c, -1), (np.broadcast_to(planes, where.shape), where), values)
+    return Tensor(backend.to_device(out.reshape(n, c, *size), str(signal.device)))
+
+
 def _undo(call, signal: Tensor, images: np.ndarray) -> Tensor:
     """One layer of the deconvnet: ``signal`` has the shape of ``call``'s output (for the chosen images)."""
     m, size = call.module, tuple(call.input.shape[-2:])
@@ -91,7 +103,7 @@ def _undo(call, signal: Tensor, images: np.ndarray) -> Tensor:
         x = Tensor(call.input.array[images])
         _, switches = max_pool2d(x, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
                                  return_indices=True)
-        return max_unpool2d(signal, switches, m.kernel_size, m.stride, m.padding, output_size=size)
+        return _unpool(signal, switches, size)
     if is_kind(m, "ReLU"):
         return relu(signal)
     if is_kind(m, "Conv2d"):
