@@ -119,6 +119,9 @@ def test_deconvnet_through_lenet5_and_zfnet_shapes():
     assert (result.boxes[:, 2] - result.boxes[:, 0]).max() <= 14      # conv2 sees 14x14 windows
     for params in lenet.parameters():
         assert params.grad is None
+    # Only the layers up to conv2 run: a 32x32 image, which LeNet-5's Linear layers cannot take, is fine.
+    bigger = deconvnet(lenet, np.ones((1, 32, 32), np.float32), "conv2", top=1)
+    assert bigger.images.shape == (1, 1, 32, 32)
     model = zfnet(num_classes=10)
     image = np.random.default_rng(1).standard_normal((3, 224, 224)).astype(np.float32)
     assert layer_names(model)[:5] == ["conv1", "conv2", "conv3", "conv4", "conv5"]

@@ -26,7 +26,7 @@ from ...autograd import Tensor, no_grad
 from ...ops.activation import relu
 from ...ops.conv_transpose import conv_transpose2d
 from ...ops.pooling import max_pool2d
-from ..receptive_field import receptive_field
+from ..receptive_field import START, advance, layer_window
 from ..summary import eval_mode, is_kind
 from .layers import as_batch, chain_to, check_top, feature_map, find_layer, strongest
 
@@ -116,19 +116,19 @@ def _undo(call, signal: Tensor, images: np.ndarray) -> Tensor:
     return signal          # a layer that only rescales in eval mode (PASSED)
 
 
-def _boxes(model, input_shape, calls, rows, cols) -> np.ndarray:
-    """The receptive field of each picked position, in input pixels."""
-    names = {c.name for c in calls}
-    windows = [r for r in receptive_field(model, tuple(input_shape)).rows if r.name in names]
-    height, width = input_shape[-2:]
-    if not windows:              # only pass-through layers: a position sees its own pixel
-        return np.stack([rows, cols, rows + 1, cols + 1], axis=1).astype(int)
-    w = windows[-1]
-    top = np.floor(w.start[0] + rows * w.jump[0] - (w.receptive_field[0] - 1) / 2).astype(int)
-    left = np.floor(w.start[1] + cols * w.jump[1] - (w.receptive_field[1] - 1) / 2).astype(int)
+def _boxes(calls, input_hw, rows, cols) -> np.ndarray:
+    """The receptive field of each picked position, in input pixels (``utils.receptive_field``'s recursion
+    along the recorded layers)."""
+    rf, jump, start = START
+    for call in calls:
+        window = layer_window(call.module, tuple(call.input.shape[-2:]))
+        if window is not None:
+            rf, jump, start = advance((rf, jump, start), window)
+    height, width = input_hw
+    top = np.floor(start[0] + rows * jump[0] - (rf[0] - 1) / 2).astype(int)
+    left = np.floor(start[1] + cols * jump[1] - (rf[1] - 1) / 2).astype(int)
     return np.stack([np.clip(top, 0, height), np.clip(left, 0, width),
-                     np.clip(top + w.receptive_field[0], 0, height),
-                     np.clip(left + w.receptive_field[1], 0, width)], axis=1)
+                     np.clip(top + rf[0], 0, height), np.clip(left + rf[1], 0, width)], axis=1)
 
 
 def deconvnet(model, image, layer: str, channel: int | None = None, top: int = 9) -> Projections:
@@ -159,4 +159,4 @@ def deconvnet(model, image, layer: str, channel: int | None = None, top: int = 9
             signal = _undo(call, signal, images)
     return Projections(layer=name, images=signal.numpy(), indices=images, channels=channels,
                        positions=np.stack([rows, cols], axis=1), activations=values,
-                       boxes=_boxes(model, x.shape[1:], calls, rows, cols))
+                       boxes=_boxes(calls, tuple(x.shape[-2:]), rows, cols))
