@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import os
 import re
+import textwrap
 
 METHODS = ("deconvnet", "guided", "saliency")
 
 
 def add_parser(sub, parents=(), formatter_class=None) -> None:
     v = sub.add_parser("visualize", help="deconvnet projections, guided backprop or a saliency map of one image",
-                       parents=list(parents), description=__doc__.split("\n\n", 1)[1].strip(),
+                       parents=list(parents),
+                       description=textwrap.fill(
+                                   "Preprocess IMAGE as the run's test images and draw what the network responds "
+                                   "to: deconvnet projections of the strongest activations of --layer (Zeiler & "
+                                   "Fergus), guided backpropagation of a class or a layer (Springenberg et al.), "
+                                   "or the class saliency map (Simonyan et al.). Each map is one PNG at the "
+                                   "model's input size, beside the preprocessed input and an overview figure; "
+                                   "existing files are never replaced without --force.", width=108),
                        **({"formatter_class": formatter_class} if formatter_class else {}))
     v.add_argument("checkpoint", metavar="CHECKPOINT_OR_RUN",
                    help="a checkpoint written by tinycnn train, or its run folder (best.npz, else last.npz)")
@@ -27,9 +35,10 @@ def add_parser(sub, parents=(), formatter_class=None) -> None:
                         "features.0 (needed for deconvnet; for guided, instead of --class)")
     v.add_argument("--method", choices=METHODS, default="deconvnet", help="what to draw (default: %(default)s)")
     v.add_argument("--channel", type=int, metavar="K",
-                   help="only this channel of --layer (default: the --top channels that respond most)")
+                   help="only this channel of --layer (default: deconvnet the --top channels that respond "
+                        "most, guided the strongest one)")
     v.add_argument("--top", type=int, default=9, metavar="N",
-                   help="deconvnet: how many channels to project (default: %(default)s)")
+                   help="deconvnet without --channel: how many channels to project (default: %(default)s)")
     v.add_argument("--class", dest="target", type=int, metavar="C",
                    help="guided and saliency: the class whose score is explained (default: the predicted one)")
     v.add_argument("--out", metavar="DIR", default=".", help="folder for the PNGs (default: the current folder)")
