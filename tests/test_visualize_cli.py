@@ -77,6 +77,8 @@ def test_visualize_writes_deconvnet_guided_and_saliency_pngs(run_and_digit, tmp_
     ("saliency with a layer", "--layer: a saliency map explains a class score"),
     ("bad class", "saliency: target must be a class in 0..9, got 12"),
     ("bad channel", "channel must be in 0..15 (the layer has 16 channels), got 40"),
+    ("deconvnet with a class", "--class: deconvnet projects a layer's activations"),
+    ("guided with a class and a layer", "--class: guided backpropagation explains a class (--class) or a layer"),
     ("missing checkpoint", "nothere.npz: no such file"),
     ("folder without a checkpoint", "a folder without best.npz or last.npz"),
 ])
@@ -92,6 +94,8 @@ def test_visualize_errors_are_one_line(run_and_digit, tmp_path, capsys, case, ex
         "saliency with a layer": [run, digit, "--method", "saliency", "--layer", "conv1"],
         "bad class": [run, digit, "--method", "saliency", "--class", "12"],
         "bad channel": [run, digit, "--layer", "conv2", "--channel", "40"],
+        "deconvnet with a class": [run, digit, "--layer", "conv1", "--class", "3"],
+        "guided with a class and a layer": [run, digit, "--method", "guided", "--layer", "conv1", "--class", "3"],
         "missing checkpoint": [os.path.join(out, "nothere.npz"), digit, "--layer", "conv1"],
         "folder without a checkpoint": [out, digit, "--layer", "conv1"],
     }[case]

@@ -2,7 +2,8 @@
 
 A layer is named as ``model.named_modules()`` names it (``"features.3"``, ``"3"`` in a flat ``Sequential``)
 or by its place among the convolutions: ``"conv1"`` is the first ``Conv2d`` the model registers, ``"conv2"``
-the second, and so on (Zeiler & Fergus number their layers by their convolutions).
+the second, and so on (Zeiler & Fergus number their layers by their convolutions). A module whose own name
+is ``convK`` (ResNet's ``conv1``) is found by that name first.
 """
 from __future__ import annotations
 
@@ -23,16 +24,16 @@ def conv_aliases(model) -> dict:
 
 def layer_names(model) -> list[str]:
     """Every name ``find_layer`` accepts: the conv aliases, then each leaf module's own name."""
-    return [*conv_aliases(model), *(name for name, _ in leaf_modules(model))]
+    return list(dict.fromkeys([*conv_aliases(model), *(name for name, _ in leaf_modules(model))]))
 
 
 def find_layer(model, layer: str, caller: str):
     """``(name, module)`` of ``layer`` (a module name or ``convK``), or a one-line ``ValueError`` that lists
     the names the model has."""
-    name = conv_aliases(model).get(layer, layer)
-    for leaf_name, module in leaf_modules(model):
-        if leaf_name == name:
-            return name, module
+    leaves = dict(leaf_modules(model))
+    name = layer if layer in leaves else conv_aliases(model).get(layer, layer)   # a real name wins
+    if name in leaves:
+        return name, leaves[name]
     raise ValueError(f"{caller}: {type(model).__name__} has no layer {layer!r}; its layers are "
                      f"{', '.join(layer_names(model))}")
 
