@@ -1,5 +1,5 @@
 """The command line: ``tinycnn`` / ``python -m tinycnn`` with subcommands train, eval, predict, summary,
-gradcheck, graph.
+gradcheck, graph, visualize.
 
 Exit status: 0 done; 1 the training diverged (non-finite loss) or an op failed its gradient check; 2 a user's
 error (a bad argument, a missing or damaged file, a run folder in use, a full disk...), reported as one line
@@ -14,6 +14,7 @@ import sys
 
 from . import __version__
 from .graph_cli import add_parser as add_graph_parser
+from .visualize_cli import add_parser as add_visualize_parser
 
 EXIT_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED = 1, 2, 130
 
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_cmd_summary)
 
     add_graph_parser(sub)
+    add_visualize_parser(sub, parents=[common], formatter_class=_Help)
     return parser
 
 

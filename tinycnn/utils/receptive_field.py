@@ -57,8 +57,9 @@ def _pair(v):
     return (v, v) if isinstance(v, int) else tuple(v)
 
 
-def _window(module, in_hw):
-    """(kernel_eff, stride, padding) pairs for a conv/pool module, or None for a pass-through layer."""
+def layer_window(module, in_hw=None):
+    """(kernel_eff, stride, padding) pairs for a conv/pool module with an input of ``in_hw`` (needed by
+    adaptive pooling), or None for a pass-through layer."""
     if any(is_kind(module, k) for k in _WINDOW_LAYERS):
         kernel = _pair(module.kernel_size)
         stride = _pair(module.stride if module.stride is not None else module.kernel_size)
@@ -78,6 +79,18 @@ def _window(module, in_hw):
         kernel = tuple(i - (o - 1) * s for i, o, s in zip(in_hw, out, stride))
         return kernel, stride, (0, 0)
     return None
+
+
+START = ((1, 1), (1, 1), (0.0, 0.0))      # (rf, jump, start) of the input pixels themselves
+
+
+def advance(state, window):
+    """The (rf, jump, start) after a layer with ``window`` = (effective kernel, stride, padding) pairs, from
+    the state before it: the bottom-up recursion of the module docstring."""
+    (rf, jump, start), (kernel, stride, padding) = state, window
+    return (tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump)),
+            tuple(j * s for j, s in zip(jump, stride)),
+            tuple(s0 + ((k - 1) / 2 - p) * j for s0, k, p, j in zip(start, kernel, padding, jump)))
 
 
 @dataclass
@@ -128,7 +141,7 @@ def receptive_field(model, input_size) -> ReceptiveField:
     """Receptive field, jump and start of every conv/pool layer of ``model`` for an input of shape
     ``input_size`` (C, H, W), traced with one eval-mode forward pass."""
     x = random_input(model, input_size)
-    start_state = ((1, 1), (1, 1), (0.0, 0.0))
+    start_state = START
     states = {id(x): start_state}
     keep = [x]            # keep traced tensors alive so their ids are not reused
     widest = [start_state]  # fallback for tensors made by functional ops (see the module docstring)
@@ -138,12 +151,10 @@ def receptive_field(model, input_size) -> ReceptiveField:
         inp = inputs[0] if inputs else None
         state = states.get(id(inp), widest[0])
         in_hw = tuple(inp.shape[-2:]) if isinstance(inp, Tensor) and inp.ndim == 4 else None
-        window = _window(module, in_hw)
+        window = layer_window(module, in_hw)
         if window is not None:
-            (rf, jump, start), (kernel, stride, padding) = state, window
-            state = (tuple(r + (k - 1) * j for r, k, j in zip(rf, kernel, jump)),
-                     tuple(j * s for j, s in zip(jump, stride)),
-                     tuple(s0 + ((k - 1) / 2 - p) * j for s0, k, p, j in zip(start, kernel, padding, jump)))
+            state = advance(state, window)
+            kernel, stride, padding = window
             out_hw = tuple(output.shape[-2:]) if isinstance(output, Tensor) else None
             rows.append(RFRow(name, type(module).__name__, kernel, stride, padding, out_hw, *state))
         if isinstance(output, Tensor):
