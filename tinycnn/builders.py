@@ -17,10 +17,11 @@ from .autograd import Tensor, no_grad
 from .utils.data import DataLoader, Subset
 from .vision import datasets, presets
 from .vision.datasets import DownloadError
-from .models import MODELS, get_model
+from .models import MODELS, get_model, googlenet_loss, inception_v3_loss
 from .nn import functional as F
 from .run_errors import ConfigError, RunError, numba_cache_problem
 from .train_settings import TrainConfig
+from .utils import transfer
 from .utils.serialization import CheckpointError, load
 
 CHECKPOINT_FORMAT = "tinycnn-checkpoint-1"
@@ -96,70 +97,127 @@ def num_classes_of(config: TrainConfig) -> int:
 
 def replace_head(model: nn.Module, num_classes: int) -> nn.Linear:
     """Swap the model's last ``Linear`` for a fresh one with ``num_classes`` outputs (transfer learning)."""
-    last = None
-    for name, m in model.named_modules():
-        if isinstance(m, nn.Linear):
-            last = name
-    if last is None:
-        raise ValueError(f"{type(model).__name__} has no Linear layer to replace")
-    parent = model
-    *path, attr = last.split(".")
-    for part in path:
-        parent = getattr(parent, part) if not part.isdigit() else parent[int(part)]
-    old = getattr(parent, attr) if not attr.isdigit() else parent[int(attr)]
-    head = nn.Linear(old.in_features, num_classes)
-    if attr.isdigit():
-        parent[int(attr)] = head
-    else:
-        setattr(parent, attr, head)
-    return head
+    name = transfer.replace_head(model, num_classes)
+    return model.get_submodule(name)
 
 
-def _load_weights(path: str) -> dict:
-    """The state dict in a ``--pretrained`` file; any failure to read it is the file's, and names it."""
+def _load_weights(path: str, flag: str = "--pretrained") -> dict:
+    """The state dict in a weights file or run folder; any failure to read it is the file's, and names it."""
     try:
-        if path.endswith((".pth", ".pt")):
-            from .utils.torch_loader import load_torch_state_dict  # noqa: PLC0415  (only .pth files need it)
-            return load_torch_state_dict(path)
-        state = load(path, as_tensors=False)
+        return transfer.load_weights(path)
     except CheckpointError as exc:
-        raise RunError(f"--pretrained: {exc}") from None
+        raise RunError(f"{flag}: {exc}") from None
     except Exception as exc:  # noqa: BLE001  (a damaged or foreign pickle raises almost anything)
-        raise RunError(f"--pretrained {path}: cannot read the weights ({type(exc).__name__}: {exc})") from None
-    return state["model"] if isinstance(state, dict) and "model" in state else state
+        raise RunError(f"{flag} {path}: cannot read the weights ({type(exc).__name__}: {exc})") from None
+
+
+def _classes_of_weights(model: nn.Module, weights: dict) -> int | None:
+    """The class count of ``weights`` for ``model``'s architecture: the rows of its last Linear's weight."""
+    found = transfer.last_linear(model)
+    value = weights.get(f"{found[0]}.weight") if found else None
+    return int(value.shape[0]) if value is not None and len(value.shape) == 2 else None
 
 
 def build_model(config: TrainConfig, num_classes: int = 10, load_pretrained: bool = True,
-                in_channels: int | None = None) -> nn.Module:
+                in_channels: int | None = None, weights: dict | None = None) -> nn.Module:
     """The model of ``config``, with its ``--pretrained`` weights and a new head when it has them
-    (``load_pretrained=False``: the same model, for weights that come from a checkpoint). A model whose
-    builder takes ``in_channels`` gets the data set's (or ``in_channels``), unless it starts from weights."""
+    (``load_pretrained=False``: the same model, for the state dict ``weights`` of a checkpoint, loaded
+    afterwards). A model whose builder takes ``in_channels`` gets the data set's (or ``in_channels``), unless it
+    starts from weights."""
+    return build_transfer_model(config, num_classes, load_pretrained, in_channels, weights)[0]
+
+
+def build_transfer_model(config: TrainConfig, num_classes: int = 10, load_pretrained: bool = True,
+                         in_channels: int | None = None, weights: dict | None = None) -> tuple:
+    """``build_model`` and what its reuse of weights did: ``(model, report)``, ``report`` a dict for the run
+    folder's transfer.json (None without --pretrained or --init-from). See ``tinycnn.utils.transfer`` for the
+    modes: --pretrained or --init-from, then --train-last / --train-only / --freeze-backbone or --add-head."""
     kwargs = {"variant": config.variant} if config.variant else {}
     if "in_channels" in inspect.signature(MODELS[config.model]).parameters:
         if in_channels is None and not config.pretrained:
             in_channels = presets.dataset_info(config.dataset).channels     # CIFAR's colour to LeNet too
         if in_channels is not None:
             kwargs["in_channels"] = in_channels
-    try:
-        model = get_model(config.model, **({} if config.pretrained else {"num_classes": num_classes}), **kwargs)
-    except ValueError as exc:
-        raise ConfigError("variant" if config.variant else "model", str(exc)) from None
+    model = _get_model(config, {} if config.pretrained else {"num_classes": num_classes}, kwargs)
+    report = None
     if config.pretrained:
-        if load_pretrained:
-            weights = _load_weights(config.pretrained)
+        # Built with the class count of the weights, which the file has; rebuilt for a checkpoint's weights,
+        # the heads replaced below make it the data set's, except under --add-head's layer on top.
+        loaded = _load_weights(config.pretrained) if load_pretrained else None
+        if loaded is not None:
+            classes = _classes_of_weights(model, loaded)
+        elif config.add_head:
+            head = (weights or {}).get("head.weight")
+            classes = int(head.shape[1]) if head is not None else None
+        else:
+            classes = num_classes
+        if classes is not None and classes != _classes_of_model(model):
+            model = _get_model(config, {"num_classes": classes}, kwargs)
+        if loaded is not None:
             try:
-                model.load_state_dict(weights)
+                model.load_state_dict(loaded)
             except (RuntimeError, ValueError, TypeError, AttributeError) as exc:
                 detail = " ".join(str(exc).split())
                 raise RunError(f"--pretrained {config.pretrained}: the weights do not fit {config.model}: "
                                f"{detail}") from None
+        report = {"pretrained": config.pretrained}
         if config.freeze_backbone:
             model.requires_grad_(False)
+        if not config.add_head:
+            try:
+                replace_head(model, num_classes)
+            except ValueError as exc:
+                raise ConfigError("pretrained", f"cannot fine-tune {config.model}: {exc}") from None
+    elif config.init_from:
+        report = {"init_from": config.init_from}
+        if load_pretrained:
+            copied = transfer.init_from(model, _load_weights(config.init_from, "--init-from"))
+            report.update(copied=[list(row) for row in copied.copied], kept=copied.kept, unused=copied.unused)
+    if report is not None:
+        model, report["trainable"] = _freeze(model, config, num_classes)
+        params = dict(model.named_parameters())
+        report["frozen"] = [layer.name for layer in transfer.layers_of(model)
+                            if any(k in params for k in layer.keys)
+                            and not any(params[k].requires_grad for k in layer.keys if k in params)]
+    return model.to(config.device), report
+
+
+def _get_model(config: TrainConfig, classes: dict, kwargs: dict) -> nn.Module:
+    try:
+        return get_model(config.model, **classes, **kwargs)
+    except ValueError as exc:
+        raise ConfigError("variant" if config.variant else "model", str(exc)) from None
+
+
+def _classes_of_model(model: nn.Module) -> int | None:
+    found = transfer.last_linear(model)
+    return found[1].out_features if found else None
+
+
+def _freeze(model: nn.Module, config: TrainConfig, num_classes: int) -> tuple:
+    """Apply --train-last, --train-only or --add-head: (the model to train, the names of its trainable layers)."""
+    if config.add_head:
         try:
-            replace_head(model, num_classes)
+            model = transfer.add_head(model, num_classes)
         except ValueError as exc:
-            raise ConfigError("pretrained", f"cannot fine-tune {config.model}: {exc}") from None
-    return model.to(config.device)
+            raise ConfigError("add_head", f"cannot put a layer on {config.model}: {exc}") from None
+        return model, ["head"]
+    if config.train_last or config.train_only:
+        try:
+            names = transfer.freeze(model, train_last=config.train_last,
+                                    train_only=config.train_only.split(",") if config.train_only else None)
+        except ValueError as exc:
+            name = "train_last" if config.train_last else "train_only"
+            detail = str(exc).removeprefix("freeze: ").replace(type(model).__name__, config.model)
+            raise ConfigError(name, detail) from None
+        if config.pretrained:      # the heads --pretrained replaced are new: they learn whatever else is frozen
+            for head, module in [transfer.last_linear(model), *transfer.aux_heads(model)]:
+                module.requires_grad_(True)
+                names += [] if head in names else [head]
+        return model, names
+    params = dict(model.named_parameters())
+    return model, [layer.name for layer in transfer.layers_of(model)
+                   if any(params[k].requires_grad for k in layer.keys if k in params)]
 
 
 def check_input_size(model: nn.Module, config: TrainConfig, channels: int) -> None:
@@ -181,7 +239,9 @@ def check_input_size(model: nn.Module, config: TrainConfig, channels: int) -> No
 
 
 def trains_batchnorm(model: nn.Module, config: TrainConfig) -> bool:
-    return not config.freeze_backbone and any("BatchNorm" in type(m).__name__ for m in model.modules())
+    """Whether a BatchNorm layer of ``model`` learns (those of frozen layers keep their statistics)."""
+    return any("BatchNorm" in type(m).__name__ and any(p.requires_grad for p in m.parameters())
+               for m in model.modules())
 
 
 def build_optimizer(config: TrainConfig, params):
@@ -213,14 +273,12 @@ def build_scheduler(config: TrainConfig, optimizer):
 
 
 def compute_loss(outputs, labels: Tensor, aux_weight: float):
-    """Cross-entropy; GoogLeNet's training outputs add its auxiliary losses weighted by ``aux_weight``."""
+    """(main logits, loss): cross-entropy; the training outputs of GoogLeNet (two auxiliary classifiers) and
+    Inception v3 (one) add their auxiliary losses weighted by ``aux_weight``, as their models' losses define."""
     if hasattr(outputs, "aux_logits1"):
-        logits = outputs.logits
-        loss = F.cross_entropy(logits, labels)
-        for aux in (outputs.aux_logits1, outputs.aux_logits2):
-            if aux is not None:
-                loss = loss + aux_weight * F.cross_entropy(aux, labels)
-        return logits, loss
+        return outputs.logits, googlenet_loss(outputs, labels, aux_weight)
+    if hasattr(outputs, "aux_logits"):
+        return outputs.logits, inception_v3_loss(outputs, labels, aux_weight)
     return outputs, F.cross_entropy(outputs, labels)
 
 

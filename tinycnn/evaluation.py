@@ -30,7 +30,8 @@ def num_classes(state: dict) -> int:
 
 def model_of_checkpoint(path: str, state: dict, config: TrainConfig):
     """The trained model of a checkpoint ``state`` (read from ``path``), built from its resolved ``config``."""
-    model = build_model(config, num_classes(state), load_pretrained=False, in_channels=state.get("input_channels"))
+    model = build_model(config, num_classes(state), load_pretrained=False, in_channels=state.get("input_channels"),
+                        weights=state["model"])
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, ValueError, KeyError) as exc:
@@ -63,14 +64,14 @@ def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", 
             TrainConfig(**{name: value}).validate()
     state = load_training_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
-    config.pretrained, config.freeze_backbone, config.device, config.test_limit = None, False, device, test_limit
+    config.device, config.test_limit = device, test_limit    # the weights: the checkpoint's, not --pretrained's
     if data_root is not None:
         config.data_root = data_root
     elif config.data_root and not os.path.isdir(config.data_root):
         raise RunError(f"{path} was trained on data in {config.data_root}, which no longer exists; give the "
                        f"data's folder with --data-root")
     config.out, config.download = None, False
-    config.validate()
+    config.validate(need_pretrained=False)
     config = config.resolved()
     model = model_of_checkpoint(path, state, config)
     _, test_set = build_datasets(config, first_conv_channels(model) or 1)

@@ -53,7 +53,7 @@ def predict(checkpoint: str, image_paths, topk: int = 5, device: str = "cpu") ->
     images = _read_images(image_paths)            # every file checked before any work
     state = load_training_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
-    config.pretrained, config.device = None, device
+    config.device = device          # the weights: the checkpoint's (model_of_checkpoint reads no --pretrained file)
     config = config.resolved()
     model = model_of_checkpoint(path, state, config)
     model.eval()

@@ -30,6 +30,7 @@ from typing import Iterable
 
 from . import __version__, backend, kernels
 from .builders import (CHECKPOINT_FORMAT, build_datasets, build_model, build_optimizer, build_scheduler,
+                       build_transfer_model,
                        check_input_size, compute_loss, dataset_classes, eval_preprocessing, evaluate,
                        first_conv_channels, load_training_checkpoint, num_classes_of, replace_head, trains_batchnorm)
 from .utils.data import DataLoader
@@ -40,6 +41,7 @@ from .train_settings import (DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULERS, Train
                              settings_for_resume)
 from .utils.atomic import link_or_copy
 from .utils.serialization import save
+from .utils.transfer import InitReport, freeze_norm_stats
 from .vision import transforms
 
 
@@ -47,12 +49,27 @@ class TrainingError(RuntimeError):
     """Training cannot go on: the loss became NaN or infinite (the message names the epoch and the step)."""
 
 
+def describe_transfer(report: dict) -> list[str]:
+    """The lines ``tinycnn train`` prints about the weights it reused (``report``: transfer.json's content)."""
+    lines = []
+    if "pretrained" in report:
+        lines.append(f"loaded every layer of {report['pretrained']}")
+    elif "copied" in report:
+        copied = InitReport([tuple(row) for row in report["copied"]], report["kept"], report["unused"])
+        lines.append(f"--init-from {report['init_from']}: " + str(copied).removeprefix("init_from: "))
+    if report["frozen"]:
+        lines.append(f"training only {', '.join(report['trainable'])}; frozen: {', '.join(report['frozen'])}")
+    return lines
+
+
 # ---- the trainer -----------------------------------------------------------------------------------------
 class Trainer:
     """One training run: the model, data, optimizer and schedule of a ``TrainConfig``, built and checked
     here; ``fit`` trains it in its run folder. Building writes nothing."""
 
-    def __init__(self, config: TrainConfig, load_pretrained: bool = True):
+    def __init__(self, config: TrainConfig, load_pretrained: bool = True, weights: dict | None = None):
+        """``load_pretrained=False``: the model of a checkpoint whose state dict ``weights`` will be restored
+        (--pretrained's or --init-from's file is not read again)."""
         config.validate(need_pretrained=load_pretrained)
         self.config = config = config.resolved()
         self.run: RunFolder | None = None
@@ -60,7 +77,9 @@ class Trainer:
         if config.device == "cpu":      # on a fresh install, compile the kernels while the data loads
             kernels.prepare("float32")
         backend.manual_seed(config.seed)
-        self.model = build_model(config, num_classes_of(config), load_pretrained=load_pretrained)
+        # transfer: what --pretrained / --init-from and the freezing did (None without them), for transfer.json
+        self.model, self.transfer = build_transfer_model(config, num_classes_of(config),
+                                                         load_pretrained=load_pretrained, weights=weights)
         self.in_channels = first_conv_channels(self.model) or 1
         check_input_size(self.model, config, self.in_channels)
         self.train_set, self.test_set = build_datasets(config, self.in_channels)
@@ -132,10 +151,7 @@ class Trainer:
         from tqdm import tqdm  # noqa: PLC0415  (only the training loop shows progress bars)
         cfg, model = self.config, self.model
         model.train()
-        if cfg.freeze_backbone:  # frozen BatchNorm layers keep their pretrained statistics
-            for m in model.modules():
-                if "BatchNorm" in type(m).__name__:
-                    m.eval()
+        freeze_norm_stats(model)     # the BatchNorm layers of frozen layers keep their loaded statistics
         seen = correct = 0
         loss_sum = 0.0
         start = time.perf_counter()
@@ -200,6 +216,9 @@ class Trainer:
                 run.record_resume(cfg.to_dict(), __version__, self.epoch, self.changes)
             elif not run.started:
                 run.record_start(cfg.to_dict(), __version__)
+                if self.transfer is not None:
+                    run.write_json("transfer.json", self.transfer)
+                    print("\n".join(describe_transfer(self.transfer)))
                 print(f"training {cfg.model} on {cfg.dataset} for {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} "
                       f"in {run.path}/")
             self._train_epochs()
@@ -321,7 +340,8 @@ def train(config: TrainConfig, resume: bool = False, given: Iterable[str] | None
         else:
             changes = {}
         config.out = requested.out = run.path
-        trainer = Trainer(config, load_pretrained=checkpoint is None)
+        trainer = Trainer(config, load_pretrained=checkpoint is None,
+                          weights=checkpoint["model"] if checkpoint is not None else None)
         trainer.run, trainer.changes = run, changes
         if checkpoint is not None:
             trainer.restore(checkpoint)

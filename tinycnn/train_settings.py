@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from . import backend
-from .models import MODELS, default_input_size, list_models
+from .models import MODELS, default_input_size, list_models, training_sides
 from .run_errors import ConfigError, RunError
 
 # the data sets `tinycnn train` takes (their defaults: tinycnn.vision.presets)
@@ -33,6 +33,9 @@ DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "folder")
 OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
 DEFAULT_LR = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.01, "rmsprop": 1e-3, "adam": 2e-3, "adamw": 2e-3}
 DEFAULT_WEIGHT_DECAY = {"adamw": 1e-2}          # the others: 0
+# The auxiliary classifiers' share of the training loss: GoogLeNet's paper (Szegedy et al. 2014, Section 5)
+# weighs each of its two by 0.3; torchvision's Inception v3 recipe its one by 0.4.
+DEFAULT_AUX_WEIGHT = {"inception_v3": 0.4}
 SCHEDULERS = ("none", "cosine", "step", "exponential", "multistep")
 # Image side each model is trained at when --input-size is not given: MNIST's own 28 where the model takes
 # it, otherwise the smallest convenient size that survives the model's downsampling (d2l resizes likewise);
@@ -109,6 +112,17 @@ def existing_file(v):
     return None if os.path.isfile(v) else f"expected an existing weights file, got {v!r} (no such file)"
 
 
+def existing_weights(v):
+    ok = os.path.isfile(v) or os.path.isdir(v)
+    return None if ok else f"expected a run folder or a weights file, got {v!r} (no such file or folder)"
+
+
+def layer_names(v):
+    names = [n.strip() for n in str(v).split(",")]
+    ok = isinstance(v, str) and all(names)
+    return None if ok else f"expected layer names separated by commas, got {v!r}"
+
+
 def fraction(v):
     return None if _is_number(v) and 0 < v < 1 else f"expected a fraction between 0 and 1, got {v!r}"
 
@@ -159,8 +173,24 @@ class TrainConfig:
                                      default_text="none: random initialisation", check=existing_file,
                                      metavar="PATH")
     freeze_backbone: bool = setting(False, "train only the new head of the --pretrained model", switch=True)
-    aux_weight: float = setting(0.3, "weight of GoogLeNet's auxiliary losses", check=non_negative_number,
-                                cli=None)
+    init_from: str | None = setting(None, "copy the layers that match by position and shape from a trained run "
+                                          "or weights file (VGG's start of a deeper net from a shallower one: "
+                                          "vgg13 --init-from runs/vgg11)", default_text="none",
+                                    check=existing_weights, metavar="RUN_OR_CHECKPOINT")
+    train_last: int | None = setting(None, "train only the last N weight layers (each with its BatchNorm) of the "
+                                           "--pretrained or --init-from model; the others are frozen, BatchNorm "
+                                           "statistics included",
+                                     default_text="all", check=positive_int("a positive number of layers"),
+                                     parse=int, metavar="N")
+    train_only: str | None = setting(None, "train only these layers or modules of the --pretrained or --init-from "
+                                           "model (e.g. layer4,fc), and the new head of --pretrained; the others "
+                                           "are frozen, BatchNorm statistics included", default_text="all",
+                                     check=layer_names, metavar="NAME[,NAME...]")
+    add_head: bool = setting(False, "keep the --pretrained or --init-from network whole, its outputs included, "
+                                    "and train only a new Linear layer put on top of them", switch=True)
+    aux_weight: float | None = setting(None, "weight of the auxiliary classifiers' losses in training",
+                                       default_text="0.4 for inception_v3, 0.3 for googlenet",
+                                       check=non_negative_number, parse=float, metavar="W")
     train_limit: int | None = setting(None, "use only the first N training images",
                                       default_text="all", check=positive_int("a positive number of images"),
                                       parse=int, metavar="N")
@@ -176,13 +206,13 @@ class TrainConfig:
 
     def validate(self, need_pretrained: bool = True) -> None:
         """Raise ``ConfigError`` naming the first setting whose value it cannot take. ``need_pretrained=False``
-        (a resume from a checkpoint, which holds the weights) lets the --pretrained file be gone."""
+        (a model rebuilt from a checkpoint, which holds the weights) lets the --pretrained and --init-from
+        files be gone."""
         for field in dataclasses.fields(self):
-            if field.name != "pretrained" or need_pretrained:
+            if field.name not in ("pretrained", "init_from") or need_pretrained:
                 check_setting(field.name, getattr(self, field.name))
-        if self.freeze_backbone and not self.pretrained:
-            raise ConfigError("freeze_backbone", "needs --pretrained weights: without them there is no trained "
-                                                 "backbone to freeze")
+        self._check_transfer()
+        self._check_input_size()
         if self.dataset == "folder" and self.data_root is None:
             raise ConfigError("data_root", "missing: --dataset folder reads its images from --data-root DIR (or "
                                            "--data-dir DIR), a folder of class folders or of train/ and val/ "
@@ -196,6 +226,26 @@ class TrainConfig:
             raise ConfigError("device", "cuda needs a GPU and CuPy (pip install 'tinycnn[gpu]'), and none was "
                                         "found; use --device cpu")
 
+    def _check_transfer(self) -> None:
+        """The ways of reusing weights that exclude each other, or need weights to reuse."""
+        if self.pretrained and self.init_from:
+            raise ConfigError("init_from", "cannot be combined with --pretrained (which loads every layer, where "
+                                           "--init-from copies those that match); give one of them")
+        freezing = [name for name in ("freeze_backbone", "train_last", "train_only") if getattr(self, name)]
+        if self.add_head and freezing:
+            raise ConfigError("add_head", f"cannot be combined with {label(freezing[0])}: --add-head trains only "
+                                          f"the new layer on top; give one of them")
+        if len(freezing) > 1:
+            raise ConfigError(freezing[0], f"cannot be combined with {label(freezing[1])}: each says which "
+                                           f"layers train; give one of them")
+        if self.freeze_backbone and not self.pretrained:
+            raise ConfigError("freeze_backbone", "needs --pretrained weights: without them there is no trained "
+                                                 "backbone to freeze")
+        for name in ("train_last", "train_only", "add_head"):
+            if getattr(self, name) and not (self.pretrained or self.init_from):
+                raise ConfigError(name, "needs --pretrained or --init-from weights: without them there is no "
+                                        "trained network to keep")
+
     def resolved(self) -> TrainConfig:
         """A copy with the defaults that depend on other settings filled in (what the run really uses)."""
         variant = self.variant
@@ -205,11 +255,28 @@ class TrainConfig:
         return dataclasses.replace(
             self, variant=variant, device=backend.normalize_device(self.device),
             lr=self.lr if self.lr is not None else DEFAULT_LR[self.optimizer],
+            aux_weight=self.aux_weight if self.aux_weight is not None else DEFAULT_AUX_WEIGHT.get(self.model, 0.3),
             weight_decay=(self.weight_decay if self.weight_decay is not None
                           else DEFAULT_WEIGHT_DECAY.get(self.optimizer, 0.0)),
-            input_size=(self.input_size if self.input_size is not None
-                        else DEFAULT_INPUT_SIZE.get(self.model, default_input_size(self.model)[1]
-                                                    if self.dataset == "folder" else FALLBACK_INPUT_SIZE)))
+            input_size=self.input_size if self.input_size is not None else self._default_input_size())
+
+    def _default_input_size(self) -> int:
+        if self.model in DEFAULT_INPUT_SIZE:
+            return DEFAULT_INPUT_SIZE[self.model]
+        own = default_input_size(self.model)[1]
+        low, high = training_sides(self.model)
+        fits = (low is None or low <= FALLBACK_INPUT_SIZE) and (high is None or FALLBACK_INPUT_SIZE <= high)
+        return own if self.dataset == "folder" or not fits else FALLBACK_INPUT_SIZE
+
+    def _check_input_size(self) -> None:
+        """An --input-size the model cannot train on, named with the sides it takes."""
+        low, high = training_sides(self.model)
+        size = self.input_size
+        if size is None or ((low is None or size >= low) and (high is None or size <= high)):
+            return
+        takes = f"only {low}x{low} images" if low == high else f"images of at least {low}x{low} in training"
+        raise ConfigError("input_size", f"{self.model} takes {takes}, got {size}x{size}; leave --input-size out "
+                                        f"to resize the images to {default_input_size(self.model)[1]}")
 
     @property
     def learning_rate(self) -> float:

@@ -65,11 +65,13 @@ def load_run_model(path: str):
     path = _checkpoint_path(os.fspath(path))
     state = load_training_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
-    config.pretrained, config.freeze_backbone, config.device, config.out = None, False, "cpu", None
+    from .evaluation import num_classes  # noqa: PLC0415
+    config.device, config.out = "cpu", None
     config.data_root = None                  # the data set is not needed, only its preprocessing
-    config.validate()
+    config.validate(need_pretrained=False)   # the weights come from the checkpoint, not --pretrained's file
     config = config.resolved()
-    model = build_model(config)
+    model = build_model(config, num_classes(state), load_pretrained=False, in_channels=state.get("input_channels"),
+                        weights=state["model"])
     try:
         model.load_state_dict(state["model"])
     except (RuntimeError, ValueError, KeyError) as exc:

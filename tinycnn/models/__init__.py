@@ -61,6 +61,23 @@ _INPUT_SIZES = {
 }
 
 
+# Models that do not take any square image from a small side up. Those with fixed-size layers (a Linear
+# sized for one feature map, or an explicit shape check) take only their own side; Inception v3 trains only
+# from 299x299 up, where its auxiliary classifier's 5x5 conv still gets the 5x5 map it needs (a 17x17 grid
+# pooled 5/3), though in eval mode it takes 75x75.
+_FIXED_SIDE = ("alexnet_2012", "alexnet_d2l", "alexnet_small", "googlenet_2014", "lenet5_1998", "vgg_small",
+               "zfnet")
+_MIN_TRAINING_SIDE = {"inception_v3": 299}
+
+
+def training_sides(name: str) -> tuple:
+    """(smallest, largest) square side the model trains on where it is known (None: no known bound)."""
+    side = default_input_size(name)[1]
+    if name in _FIXED_SIDE:
+        return side, side
+    return _MIN_TRAINING_SIDE.get(name), None
+
+
 def default_input_size(name: str) -> tuple:
     """(C, H, W) of the input the model is defined for: its paper's, torchvision's or d2l's."""
     _builder(name)

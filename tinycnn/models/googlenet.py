@@ -182,7 +182,7 @@ def googlenet_loss(outputs, target, aux_weight: float = 0.3):
     ``outputs`` is what ``GoogLeNet`` returns: a ``GoogLeNetOutputs`` in training mode (loss =
     CE(logits) + w * CE(aux1) + w * CE(aux2), w = 0.3 as in the paper) or plain logits (loss = CE(logits)).
     """
-    if isinstance(outputs, GoogLeNetOutputs):
+    if hasattr(outputs, "aux_logits1"):       # a GoogLeNetOutputs, or a tuple of the same fields
         loss = F.cross_entropy(outputs.logits, target)
         for aux in (outputs.aux_logits1, outputs.aux_logits2):
             if aux is not None:

@@ -239,7 +239,7 @@ def inception_v3(num_classes: int = 1000, aux_logits: bool = True, transform_inp
 
 def inception_v3_loss(outputs, target, aux_weight: float = 0.4):
     """``CE(logits) + aux_weight * CE(aux_logits)`` for an ``InceptionOutputs``; plain CE for logits."""
-    if isinstance(outputs, InceptionOutputs):
+    if hasattr(outputs, "aux_logits"):        # an InceptionOutputs, or a tuple of the same fields
         loss = F.cross_entropy(outputs.logits, target)
         if outputs.aux_logits is not None:
             loss = loss + aux_weight * F.cross_entropy(outputs.aux_logits, target)

@@ -195,7 +195,8 @@ def init_from(model: nn.Module, source, layers=None) -> InitReport:
 
 
 # ---- transfer learning --------------------------------------------------------------------------------------
-def _last_linear(model: nn.Module):
+def last_linear(model: nn.Module):
+    """(name, module) of the model's last Linear in registration order, or None."""
     last = None
     for name, m in model.named_modules():
         if isinstance(m, nn.Linear):
@@ -211,17 +212,29 @@ def _set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
     setattr(parent, attr, module)  # Sequential and ModuleList children are attributes named "0", "1", ...
 
 
+def aux_heads(model: nn.Module) -> list:
+    """(name, Linear) of the last Linear of each auxiliary classifier (GoogLeNet's ``aux1``/``aux2``,
+    Inception v3's ``AuxLogits``): the other layers whose width is the class count."""
+    heads = []
+    for child_name, child in model.named_children():
+        if child_name.lower().startswith("aux") and child is not None:
+            found = last_linear(child)
+            if found is not None:
+                heads.append((f"{child_name}.{found[0]}", found[1]))
+    return heads
+
+
 def replace_head(model: nn.Module, num_classes: int) -> str:
     """Swap the model's last ``Linear`` for a fresh ``Linear(in_features, num_classes)`` (same dtype and
-    device); returns its name."""
-    found = _last_linear(model)
+    device), and likewise the last Linear of each auxiliary classifier; returns the main head's name."""
+    found = last_linear(model)
     if found is None:
         raise ValueError(f"replace_head: {type(model).__name__} has no Linear layer to replace")
-    name, old = found
-    head = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
-    head.to(device=old.weight.device, dtype=old.weight.array.dtype)
-    _set_submodule(model, name, head)
-    return name
+    for name, old in [found, *aux_heads(model)]:
+        head = nn.Linear(old.in_features, num_classes, bias=old.bias is not None)
+        head.to(device=old.weight.device, dtype=old.weight.array.dtype)
+        _set_submodule(model, name, head)
+    return found[0]
 
 
 def load_pretrained(model: nn.Module, weights, num_classes: int | None = None) -> nn.Module:
@@ -230,7 +243,7 @@ def load_pretrained(model: nn.Module, weights, num_classes: int | None = None) -
     differs from the loaded one. Every parameter stays trainable."""
     model.load_state_dict(_as_state(weights))
     if num_classes is not None:
-        found = _last_linear(model)
+        found = last_linear(model)
         if found is None:
             raise ValueError(f"load_pretrained: {type(model).__name__} has no Linear head for {num_classes} classes")
         if found[1].out_features != num_classes:
@@ -327,7 +340,7 @@ def add_head(model: nn.Module, num_classes: int, in_features: int | None = None)
     """Mode 3: keep ``model`` whole (its classifier too) and put ``Linear(in_features, num_classes)`` on top;
     ``in_features`` defaults to the model's output width (its last Linear's ``out_features``)."""
     if in_features is None:
-        found = _last_linear(model)
+        found = last_linear(model)
         if found is None:
             raise ValueError(f"add_head: cannot tell {type(model).__name__}'s output width; pass in_features")
         in_features = found[1].out_features
@@ -367,9 +380,9 @@ def apply_transfer(model: nn.Module, *, pretrained=None, init_from_source=None, 
             messages.append(f"loaded every layer; training only a new Linear({model.head.in_features}, "
                             f"{model.head.out_features}) on top")
             return model, messages
-        old = _last_linear(model)
+        old = last_linear(model)
         load_pretrained(model, pretrained, num_classes)
-        new = _last_linear(model)
+        new = last_linear(model)
         replaced = old is not None and new[1] is not old[1]
         messages.append("loaded every layer" + (f"; new head {new[0]} for {num_classes} classes" if replaced else ""))
     if train_last is not None or train_only is not None:
