@@ -274,7 +274,8 @@ class TrainConfig:
         size = self.input_size
         if size is None or ((low is None or size >= low) and (high is None or size <= high)):
             return
-        takes = f"only {low}x{low} images" if low == high else f"images of at least {low}x{low} in training"
+        takes = (f"only {low}x{low} images" if low == high else f"images of at least {low}x{low} in training"
+                 if high is None else f"images from {low}x{low} to {high}x{high}")
         raise ConfigError("input_size", f"{self.model} takes {takes}, got {size}x{size}; leave --input-size out "
                                         f"to resize the images to {default_input_size(self.model)[1]}")
 

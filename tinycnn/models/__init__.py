@@ -61,21 +61,21 @@ _INPUT_SIZES = {
 }
 
 
-# Models that do not take any square image from a small side up. Those with fixed-size layers (a Linear
-# sized for one feature map, or an explicit shape check) take only their own side; Inception v3 trains only
-# from 299x299 up, where its auxiliary classifier's 5x5 conv still gets the 5x5 map it needs (a 17x17 grid
+# The square sides the models that do not take any image from a small side up train on: (smallest, largest),
+# None where unbounded. The paper networks that check their input take only their own side; d2l's AlexNet and
+# VGG end in a Linear sized for the last feature map (5x5, 7x7), which a range of sides gives; Inception v3
+# trains from 299x299 up, where its auxiliary classifier's 5x5 conv still gets a 5x5 map (the 17x17 grid
 # pooled 5/3), though in eval mode it takes 75x75.
-_FIXED_SIDE = ("alexnet_2012", "alexnet_d2l", "alexnet_small", "googlenet_2014", "lenet5_1998", "vgg_small",
-               "zfnet")
-_MIN_TRAINING_SIDE = {"inception_v3": 299}
+_TRAINING_SIDES = {
+    "alexnet_2012": (227, 227), "zfnet": (224, 224), "googlenet_2014": (224, 224), "lenet5_1998": (28, 28),
+    "alexnet_d2l": (193, 224), "alexnet_small": (193, 224), "vgg_small": (224, 255), "inception_v3": (299, None),
+}
 
 
 def training_sides(name: str) -> tuple:
-    """(smallest, largest) square side the model trains on where it is known (None: no known bound)."""
-    side = default_input_size(name)[1]
-    if name in _FIXED_SIDE:
-        return side, side
-    return _MIN_TRAINING_SIDE.get(name), None
+    """(smallest, largest) square side the model trains on where it is bounded (None: no known bound)."""
+    _builder(name)
+    return _TRAINING_SIDES.get(name, (None, None))
 
 
 def default_input_size(name: str) -> tuple:
