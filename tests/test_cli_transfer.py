@@ -51,7 +51,7 @@ def source(tmp_path_factory):
 def test_pretrained_trains_every_layer_from_the_loaded_weights(source, tmp_path):
     folder, loaded = source
     out = train("lenet5", "--pretrained", folder / "best.npz", "--out", tmp_path / "all", cwd=tmp_path)
-    assert f"loaded every layer of {folder / 'best.npz'}" in out
+    assert f"loaded every layer of {folder / 'best.npz'}; a fresh head for the data set's classes: 11" in out
     after = weights(tmp_path / "all")
     assert {k.rsplit(".", 1)[0] for k in after} == changed_layers(loaded, after) == set(LENET_LAYERS)
     assert transfer_json(tmp_path / "all")["frozen"] == []

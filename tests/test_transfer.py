@@ -317,3 +317,15 @@ def test_apply_transfer_modes(pretrained):
         transfer.apply_transfer(small_cnn(), add_new_head=True)
     with pytest.raises(ValueError, match="do not apply"):
         transfer.apply_transfer(small_cnn(), pretrained=path, num_classes=2, add_new_head=True, train_last=1)
+
+
+def test_replace_head_gives_the_auxiliary_classifiers_new_heads_too():
+    googlenet = uninitialised(models.googlenet, num_classes=1000)
+    assert transfer.replace_head(googlenet, 7) == "fc"
+    assert googlenet.fc.out_features == googlenet.aux1.fc2.out_features == googlenet.aux2.fc2.out_features == 7
+    assert googlenet.aux1.fc1.out_features == 1024                # only each classifier's last layer
+    assert [name for name, _ in transfer.aux_heads(googlenet)] == ["aux1.fc2", "aux2.fc2"]
+    inception = uninitialised(models.inception_v3, num_classes=1000)
+    transfer.replace_head(inception, 7)
+    assert inception.fc.out_features == inception.AuxLogits.fc.out_features == 7
+    assert transfer.aux_heads(models.resnet18_small()) == []

@@ -165,9 +165,10 @@ def build_transfer_model(config: TrainConfig, num_classes: int = 10, load_pretra
             model.requires_grad_(False)
         if not config.add_head:
             try:
-                replace_head(model, num_classes)
+                head = transfer.replace_head(model, num_classes)
             except ValueError as exc:
                 raise ConfigError("pretrained", f"cannot fine-tune {config.model}: {exc}") from None
+            report["new_heads"] = [head] + [name for name, _ in transfer.aux_heads(model)]
     elif config.init_from:
         report = {"init_from": config.init_from}
         if load_pretrained:

@@ -53,7 +53,9 @@ def describe_transfer(report: dict) -> list[str]:
     """The lines ``tinycnn train`` prints about the weights it reused (``report``: transfer.json's content)."""
     lines = []
     if "pretrained" in report:
-        lines.append(f"loaded every layer of {report['pretrained']}")
+        heads = report.get("new_heads")
+        lines.append(f"loaded every layer of {report['pretrained']}"
+                     + (f"; a fresh head for the data set's classes: {', '.join(heads)}" if heads else ""))
     elif "copied" in report:
         copied = InitReport([tuple(row) for row in report["copied"]], report["kept"], report["unused"])
         lines.append(f"--init-from {report['init_from']}: " + str(copied).removeprefix("init_from: "))
