@@ -69,13 +69,14 @@ def test_init_from_a_run_folder_with_train_last_freezes_the_others(source, tmp_p
 
 def test_train_only_named_layers_keeps_batchnorm_statistics_of_the_frozen_ones(tmp_path):
     tinycnn.manual_seed(0)
-    start = models.resnet18_small(num_classes=10).state_dict()
+    start = models.resnet18_small(num_classes=3).state_dict()      # weights of a 3-class task, for MNIST's 10
     tinycnn.save(start, tmp_path / "resnet.npz")
     loaded = {k: v.numpy() for k, v in start.items()}
     out = train("resnet18_small", "--pretrained", tmp_path / "resnet.npz", "--train-only", "layer4", "--out",
                 tmp_path / "run", cwd=tmp_path)
     assert "training only layer4, fc;" in out     # the new head learns too
     after = weights(tmp_path / "run")
+    assert after["fc.weight"].shape == (10, 512)
     changed = {key for key in loaded if not np.array_equal(loaded[key], after[key])}
     assert changed and all(key.startswith(("layer4.", "fc.")) for key in changed)
     assert "layer4.0.bn1.running_mean" in changed     # a trained BatchNorm updates its statistics
