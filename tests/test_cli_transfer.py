@@ -169,3 +169,19 @@ def test_vgg13_starts_from_vgg11_with_its_8_convs_and_3_fully_connected_layers(t
         for entry in ("weight", "bias"):
             same = np.array_equal(after[f"{target}.{entry}"], vgg11[f"{src}.{entry}"])
             assert same == (target != "classifier.6"), (target, entry)
+
+
+def test_add_head_on_a_torch_pth_file(tmp_path, torch):
+    from torch import nn as tnn
+    torch.manual_seed(0)
+    net = tnn.Sequential(tnn.Conv2d(1, 6, 5, padding=2), tnn.ReLU(), tnn.MaxPool2d(2, 2), tnn.Conv2d(6, 16, 5),
+                         tnn.ReLU(), tnn.MaxPool2d(2, 2), tnn.Flatten(), tnn.Linear(400, 120), tnn.ReLU(),
+                         tnn.Linear(120, 84), tnn.ReLU(), tnn.Linear(84, 4))     # lenet5 for a 4-class task
+    torch.save(net.state_dict(), tmp_path / "lenet.pth")
+    out = train("lenet5", "--pretrained", tmp_path / "lenet.pth", "--add-head", "--out", tmp_path / "run",
+                cwd=tmp_path)
+    assert "training only head;" in out
+    after = weights(tmp_path / "run")
+    assert after["head.weight"].shape == (10, 4)
+    for key, value in net.state_dict().items():
+        np.testing.assert_array_equal(after[f"backbone.{key}"], value.numpy(), err_msg=key)
