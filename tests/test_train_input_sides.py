@@ -104,3 +104,17 @@ def test_inception_v3_trains_on_mnist_resized_to_299_with_its_auxiliary_loss(tmp
     for key in ("AuxLogits.fc.weight", "AuxLogits.conv0.conv.weight", "fc.weight"):
         assert not np.array_equal(after[key], start[key].numpy()), key
     assert int(after["Conv2d_1a_3x3.bn.num_batches_tracked"]) == 2     # two training steps
+
+
+def test_googlenets_auxiliary_classifiers_learn_by_aux_weight(tmp_path):
+    args = ["googlenet", "--train-limit", "8", "--batch-size", "4", "--test-limit", "8", "--epochs", "1",
+            "--no-progress"]
+    start = Trainer(TrainConfig(model="googlenet", train_limit=8, test_limit=8, batch_size=4)).model.state_dict()
+    aux = [k for k in start if k.startswith(("aux1.", "aux2.")) and k.endswith("weight")]
+    for weight, learns in (("0.3", True), ("0", False)):
+        out = tmp_path / f"aux-{weight}"
+        proc = tinycnn_cli("train", *args, "--aux-weight", weight, "--out", out, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        after = checkpoint(out)["model"]
+        assert not np.array_equal(after["fc.weight"], start["fc.weight"].numpy())
+        assert [np.array_equal(after[k], start[k].numpy()) for k in aux] == [not learns] * len(aux), weight
