@@ -137,7 +137,8 @@ def test_resume_keeps_the_freezing_and_refuses_another(source, tmp_path):
     (["--init-from", "nothere"], "--init-from: expected a run folder or a weights file, got 'nothere'"),
     (["--init-from", "W", "--train-only", "7,fc"],
      "--train-only: lenet5 has no layer named fc (its layers: 0, 3, 7, 9, 11)"),
-    (["--init-from", "W", "--train-last", "6"], "--train-last: train_last must be an integer from 1 to 5"),
+    (["--init-from", "W", "--train-last", "6"],
+     "--train-last: expected an integer from 1 to 5 (the layers of lenet5), got 6"),
     (["--init-from", "W", "--train-last", "0"], "--train-last: expected a positive number of layers, got 0"),
 ])
 def test_reuse_options_that_do_not_fit_are_one_line_errors(source, tmp_path, args, expected):

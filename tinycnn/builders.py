@@ -209,7 +209,8 @@ def _freeze(model: nn.Module, config: TrainConfig, num_classes: int) -> tuple:
                                     train_only=config.train_only.split(",") if config.train_only else None)
         except ValueError as exc:
             name = "train_last" if config.train_last else "train_only"
-            detail = str(exc).removeprefix("freeze: ").replace(type(model).__name__, config.model)
+            detail = (str(exc).removeprefix("freeze: ").replace("train_last must be", "expected")
+                      .replace(type(model).__name__, config.model))
             raise ConfigError(name, detail) from None
         if config.pretrained:      # the heads --pretrained replaced are new: they learn whatever else is frozen
             for head, module in [transfer.last_linear(model), *transfer.aux_heads(model)]:
