@@ -77,12 +77,16 @@ class GradientFlow:
 
     ``every``: record one step in ``every``. ``activations``: also watch the leaf modules' outputs.
     ``out``: a folder where ``end_epoch`` and ``close`` save ``gradflow.json`` and ``gradflow.png``.
-    ``records`` is a list of ``{"step", "epoch", "grads": gradient_stats(...), "activations": {...}}``.
+    ``start``: the steps trained before (a resumed run), so that the recorded steps keep their places.
+    ``records`` is a list of ``{"step", "epoch", "grads": gradient_stats(...), "activations": {...}}``;
+    a resumed run puts the saved ones there first (``load_records``).
     """
 
-    def __init__(self, model, every: int = 1, activations: bool = True, out: str | None = None):
+    def __init__(self, model, every: int = 1, activations: bool = True, out: str | None = None, start: int = 0):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"GradientFlow: every must be a positive integer, got {every!r}")
+        if not isinstance(start, int) or start < 0:
+            raise ValueError(f"GradientFlow: start must be an integer >= 0, got {start!r}")
         if not hasattr(model, "named_parameters"):
             raise TypeError(f"GradientFlow: expected an nn.Module, got {type(model).__name__}")
         self.model = model
@@ -90,7 +94,7 @@ class GradientFlow:
         self.out = os.fspath(out) if out is not None else None
         self.records: list[dict] = []
         self.layer_types = {name: type(m).__name__ for name, m in model.named_modules()}
-        self._calls = 0
+        self._calls = start
         self._pending: dict[str, dict] = {}
         self._wrap = None
         if activations:
@@ -158,12 +162,16 @@ class GradientFlow:
                 "layer_labels": {n: self.layer_label(n) for n in self.layers(include_bias=True)},
                 "records": self.records}
 
+    def to_json(self) -> bytes:
+        """``gradflow.json``'s content: ``to_dict()``, NaN where a ratio has no weight to divide by."""
+        return json.dumps(self.to_dict(), allow_nan=True).encode()
+
     def save(self, folder: str) -> tuple[str, str]:
         """Write ``gradflow.json`` (every record) and ``gradflow.png`` (the figure) into ``folder``, atomically."""
         folder = os.fspath(folder)
         json_path, png_path = os.path.join(folder, "gradflow.json"), os.path.join(folder, "gradflow.png")
         try:
-            write_bytes_atomically(json_path, json.dumps(self.to_dict(), allow_nan=True).encode())
+            write_bytes_atomically(json_path, self.to_json())
             fig = self.plot()
             _save_atomically(fig, png_path)
         except OSError as exc:
@@ -174,6 +182,20 @@ class GradientFlow:
         """The gradient norm per layer (input on the left), log scale: one line per epoch (the mean over its
         recorded steps), or per recorded step when no epochs were given. Returns the matplotlib Figure."""
         return plot_gradient_flow({label: self} if label else self, ax=ax, stat=stat, include_bias=include_bias)
+
+
+def load_records(path: str) -> list[dict]:
+    """The records a ``gradflow.json`` holds (what ``GradientFlow.save`` wrote); ``ValueError`` naming the
+    file when it is not one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        records = json.loads(data)["records"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) and "grads" in r for r in records):
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        raise ValueError(f"{path}: not a gradflow.json written by GradientFlow (damaged?)") from None
+    return records
 
 
 def _figure(ax, width: float = 8.0):
