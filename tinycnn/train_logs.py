@@ -50,9 +50,10 @@ def log_folder(value) -> str | None:
     if value in MODELS and not os.path.exists(value):
         return (f"got {value!r}, which is a model's name: give MODEL before --tensorboard (tinycnn train {value} "
                 f"--tensorboard), or --tensorboard ./{value} for a folder of that name")
-    probe = os.path.abspath(value)
-    while not os.path.exists(probe):
+    probe = os.path.normpath(value)
+    while probe and not os.path.exists(probe):     # the nearest folder above that exists, as typed
         probe = os.path.dirname(probe)
+    probe = probe or os.curdir
     if not os.path.isdir(probe):
         return f"expected a folder you can write to, got {value!r} ({probe} is a file, not a folder)"
     if not os.access(probe, os.W_OK | os.X_OK):
