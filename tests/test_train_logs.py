@@ -4,12 +4,11 @@ in the run folder, TensorBoard event files read back with TensorBoard's own read
 import json
 import os
 import sys
-import time
 
 import numpy as np
 import pytest
 
-from cli_runs import SMALL, train_ok, tinycnn_cli, user_error
+from cli_runs import SMALL, checkpoint, kill_9, start_stopped_at, tinycnn_cli, train_ok, user_error
 from tinycnn.cli import main
 
 LOGS = ["--log-grads", "--log-grads-every", "3", "--tensorboard"]
@@ -37,21 +36,20 @@ def scalars(events, tag) -> list:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Two-epoch runs that log: "two" uninterrupted; "resumed" stopped after epoch 1 (when a stopped run had
-    also logged steps past its checkpoint) and resumed; "classic" the sigmoid LeNet, every step recorded."""
+    """Two-epoch runs that log: "two" uninterrupted; "resumed" killed (kill -9) while it saved epoch 2's
+    checkpoint, when epoch 2's records and events were written but last.npz still held epoch 1, and resumed;
+    "classic" and "modern" the sigmoid and the ReLU LeNet for one epoch, every step recorded."""
     pytest.importorskip("tensorboard")
     root = tmp_path_factory.mktemp("logs")
     out = {name: str(root / name) for name in ("two", "resumed", "classic", "modern")}
     train_ok(out["two"], "--epochs", "2", *LOGS, cwd=root)
-    train_ok(out["resumed"], "--epochs", "1", *LOGS, cwd=root)
-    out["after_one"] = gradflow(out["resumed"])
-    from tinycnn.utils.tensorboard import SummaryWriter
-    time.sleep(1.1)        # event files are read in the order of their names, which begin with the time
-    with SummaryWriter(os.path.join(out["resumed"], "tensorboard")) as stopped:   # what a killed run left
-        stopped.add_scalar("train/loss", 99.0, STEPS + 2)
-        stopped.add_scalar("accuracy/test", -1.0, 2 * STEPS - 1)
-    time.sleep(1.1)
-    train_ok(out["resumed"], "--resume", "--epochs", "2", cwd=root)
+    child = start_stopped_at("replace:last.npz:2", "train", *SMALL, "--out", out["resumed"], "--epochs", "2", *LOGS,
+                             cwd=root, tmp=str(root))
+    kill_9(child)
+    out["killed"] = gradflow(out["resumed"])
+    out["killed_events"] = read_events(os.path.join(out["resumed"], "tensorboard"))
+    out["killed_at"] = int(checkpoint(out["resumed"])["epoch"])
+    train_ok(out["resumed"], "--resume", cwd=root)
     train_ok(out["classic"], "--epochs", "1", "--variant", "classic", "--log-grads", "--log-grads-every", "1",
              cwd=root)
     train_ok(out["modern"], "--epochs", "1", "--log-grads", "--log-grads-every", "1", cwd=root)
@@ -78,11 +76,12 @@ def test_log_grads_writes_every_kth_steps_statistics_and_the_figure(runs):
 
 
 def test_resume_keeps_the_earlier_records_and_goes_on_as_an_uninterrupted_run(runs):
-    first = runs["after_one"]["records"]
-    assert [r["step"] for r in first] == [0, 3, 6]
+    # killed with epoch 2's records saved but not its checkpoint: the resume redoes epoch 2
+    assert runs["killed_at"] == 1 and {r["epoch"] for r in runs["killed"]["records"]} == {1, 2}
     resumed, uninterrupted = gradflow(runs["resumed"]), gradflow(runs["two"])
-    assert resumed["records"][:3] == first                  # nothing lost or rewritten
-    # the resumed run trains bit for bit as the uninterrupted one: its records are the same numbers
+    first = [r for r in runs["killed"]["records"] if r["epoch"] == 1]
+    assert [r["step"] for r in first] == [0, 3, 6] and resumed["records"][:3] == first   # kept as they were
+    # epoch 2's records once, and the same numbers: the resumed run trains bit for bit as the uninterrupted one
     assert resumed == uninterrupted
 
 
@@ -121,10 +120,12 @@ def test_tensorboard_logs_read_back_with_tensorboards_reader(runs):
 
 
 def test_resume_continues_the_same_tensorboard_log(runs):
+    killed = runs["killed_events"]           # the killed run had logged epoch 2 to the end
+    assert [s for s, _ in scalars(killed, "accuracy/test")] == [STEPS - 1, 2 * STEPS - 1]
     folder = os.path.join(runs["resumed"], "tensorboard")
-    assert len([n for n in os.listdir(folder) if n.startswith("events.out.tfevents.")]) == 3
+    assert len([n for n in os.listdir(folder) if n.startswith("events.out.tfevents.")]) == 2
     resumed, uninterrupted = read_events(folder), read_events(os.path.join(runs["two"], "tensorboard"))
-    # what the stopped run logged after its checkpoint is hidden: each step once, as the uninterrupted run has it
+    # what the killed run logged after its checkpoint is hidden: each step once, as the uninterrupted run has it
     for tag in ("train/loss", "train/lr", "loss/train", "accuracy/test", "epoch/lr"):
         assert scalars(resumed, tag) == scalars(uninterrupted, tag), tag
     for tag in ("weights/0.weight", "grads/11.weight"):

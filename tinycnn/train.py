@@ -240,12 +240,12 @@ class Trainer:
                 row = {"epoch": self.epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
                        "test_loss": test_loss, "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
                 self.history.append(row)
-                self._save_epoch(test_acc)
-                if self.logs is not None:
+                if self.logs is not None:    # before the checkpoint: a resume drops records past it
                     try:
                         self.logs.end_epoch(row, predictions, labels)
                     except OSError as exc:
-                        raise self._storage_error(exc, self.epoch) from None
+                        raise self._storage_error(exc, self.epoch - 1) from None
+                self._save_epoch(test_acc)
                 print(f"epoch {self.epoch:3d}/{cfg.epochs}  train loss {train_loss:.4f} acc {100 * train_acc:.2f}%"
                       f"  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  ({row['seconds']:.1f} s)",
                       flush=True)

@@ -6,8 +6,9 @@ from ``epochs done x steps per epoch``, so its records continue the earlier ones
 ``--log-grads``: one step in ``--log-grads-every`` (``tinycnn.utils.gradflow.GradientFlow``), the gradient
 statistics of every parameter and the activation statistics of every layer; after each epoch the run folder
 gets ``gradflow.json`` (every record so far) and ``gradflow.png`` (the gradient norm per layer, a line per
-epoch), both written atomically. A resume reads the records of the epochs it keeps back from
-``gradflow.json``, so none is lost and none is counted twice.
+epoch), both written atomically before the epoch's checkpoint. A resume reads the records of the epochs
+it keeps back from ``gradflow.json`` and drops those of later ones (a run stopped between the two writes),
+so none is lost and none is counted twice.
 
 ``--tensorboard`` (``tinycnn.utils.tensorboard.TensorBoardLogger``; DIR defaults to the run folder's
 ``tensorboard/``): ``train/loss`` and ``train/lr`` every ``SCALAR_EVERY`` steps, histograms of every weight
@@ -75,7 +76,7 @@ def tensorboard_missing() -> str | None:
 class TrainingLogs:
     """The gradient-flow records and the TensorBoard log of a ``Trainer``; ``open`` returns None when the run
     asks for neither. The trainer calls ``after_backward`` after each ``backward()`` (before the optimizer's
-    step), ``end_epoch`` after each epoch's checkpoint is saved, and ``close`` at the end."""
+    step), ``end_epoch`` after each epoch's evaluation (before its checkpoint), and ``close`` at the end."""
 
     def __init__(self, trainer, flow, board, step: int):
         self.trainer, self.flow, self.board, self.step = trainer, flow, board, step
