@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -198,6 +199,14 @@ def load_records(path: str) -> list[dict]:
     return records
 
 
+def _over_steps(reduce, values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``np.nanmean`` / ``nanmin`` / ``nanmax`` of each layer over the steps, NaN (no point drawn) without a
+    warning for a layer that never had a gradient (a frozen one)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return reduce(values, axis=axis)
+
+
 def _figure(ax, width: float = 8.0):
     if ax is not None:
         return ax.figure, ax
@@ -214,7 +223,7 @@ def _lines(flow: GradientFlow, stat: str, include_bias: bool):
         return names, []
     if all(e is not None for e in epochs):
         groups = list(dict.fromkeys(epochs))
-        return names, [(f"epoch {e}", np.nanmean(values[[i for i, x in enumerate(epochs) if x == e]], axis=0))
+        return names, [(f"epoch {e}", _over_steps(np.nanmean, values[[i for i, x in enumerate(epochs) if x == e]]))
                        for e in groups]
     picks = sorted({0, len(values) // 2, len(values) - 1})
     return names, [(f"step {flow.records[i]['step']}", values[i]) for i in picks]
@@ -243,10 +252,10 @@ def plot_gradient_flow(flows, ax=None, stat: str = "norm", include_bias: bool = 
                 continue
             labels = labels if len(labels) >= len(names) else [flow.layer_label(n) for n in names]
             x = range(len(names))
-            line, = ax.plot(x, np.nanmean(values, axis=0), "o-", ms=4, label=text)
+            line, = ax.plot(x, _over_steps(np.nanmean, values), "o-", ms=4, label=text)
             if len(values) > 1:
-                ax.fill_between(x, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(),
-                                alpha=0.15, linewidth=0)
+                ax.fill_between(x, _over_steps(np.nanmin, values), _over_steps(np.nanmax, values),
+                                color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_yscale("log")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_xlabel("layer (input on the left)")
@@ -271,7 +280,7 @@ def plot_activations(flow: GradientFlow, ax=None, stat: str = "std"):
     epochs = [r["epoch"] for r in records]
     lines = []
     if values.size and all(e is not None for e in epochs):
-        lines = [(f"epoch {e}", np.nanmean(values[[i for i, x in enumerate(epochs) if x == e]], axis=0))
+        lines = [(f"epoch {e}", _over_steps(np.nanmean, values[[i for i, x in enumerate(epochs) if x == e]]))
                  for e in dict.fromkeys(epochs)]
     elif values.size:
         lines = [(f"step {records[i]['step']}", values[i]) for i in sorted({0, len(records) // 2, len(records) - 1})]
