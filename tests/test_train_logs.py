@@ -3,12 +3,14 @@ in the run folder, TensorBoard event files read back with TensorBoard's own read
 ``--resume`` as if the run had not stopped; and their bad inputs as one-line errors."""
 import json
 import os
+import signal
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from cli_runs import SMALL, checkpoint, kill_9, start_stopped_at, tinycnn_cli, train_ok, user_error
+from cli_runs import SMALL, checkpoint, env, kill_9, start_stopped_at, tinycnn_cli, train_ok, user_error
 from tinycnn.cli import main
 
 LOGS = ["--log-grads", "--log-grads-every", "3", "--tensorboard"]
@@ -171,6 +173,29 @@ def test_a_log_folder_without_write_permission_is_named(tmp_path):
         locked.chmod(0o755)
     assert message == ("tinycnn train: --tensorboard: expected a folder you can write to, got 'locked/tb' "
                        "(no permission to write in locked)")
+
+
+def _limit_file_size():
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)   # a write past the limit then fails with EFBIG
+    import resource
+    resource.setrlimit(resource.RLIMIT_FSIZE, (8_000, 8_000))
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGXFSZ"), reason="needs POSIX file size limits")
+def test_gradient_records_that_cannot_be_written_are_named_and_the_run_resumes(tmp_path):
+    """A file size limit smaller than gradflow.json (and larger than config.json): epoch 1 stops with a
+    message naming the file, nothing half-written is left, and the resume trains it again."""
+    run = str(tmp_path / "run")
+    args = [*SMALL, "--out", run, "--epochs", "1", "--log-grads", "--log-grads-every", "1"]
+    proc = subprocess.run([sys.executable, "-m", "tinycnn", "train", *args], cwd=tmp_path, env=env(),
+                          capture_output=True, text=True, timeout=300, preexec_fn=_limit_file_size)
+    assert user_error(proc) == (
+        f"tinycnn train: {run}/gradflow.json is too large for the file system (or the file size limit): epoch 1 "
+        f"could not be saved, and no epoch before it was; free some space, then continue with `tinycnn train "
+        f"--out {run} --resume`")
+    assert sorted(os.listdir(run)) == ["config.json"]
+    train_ok(run, "--resume", cwd=tmp_path)
+    assert [(r["step"], r["epoch"]) for r in gradflow(run)["records"]] == [(s, 1) for s in range(STEPS)]
 
 
 class NoTensorBoard:
