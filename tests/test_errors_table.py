@@ -176,7 +176,8 @@ ROWS = [
 
 # The command line: (situation, command, exit status, phrase of the one line it prints on stderr). A phrase
 # of None marks a situation documented only (it needs a GPU-less machine, a full disk, a second process...):
-# its message column is the literal text, checked by tests/test_cli_errors.py and tests/test_run_folder.py.
+# its message column is the literal text, checked by tests/test_cli_errors.py, tests/test_run_folder.py and
+# tests/test_train_logs.py.
 CLI_ROWS = [
     ("a limit that is not a positive number", "tinycnn train --train-limit 0", 2,
      "--train-limit: expected a positive number of images, got 0"),
@@ -230,6 +231,11 @@ CLI_ROWS = [
      "fake.png: not an image file Pillow can read"),
     ("predict on a missing image", "tinycnn predict run missing.png", 2, "missing.png: file is missing"),
     ("an unknown model", "tinycnn summary resnet999", 2, "MODEL: unknown model 'resnet999'"),
+    ("`--tensorboard` into a folder that cannot be written", "tinycnn train --tensorboard good.npz/logs", 2,
+     "--tensorboard: expected a folder you can write to"),
+    ("`--tensorboard` where the tensorboard package is missing", "tinycnn train --tensorboard", 2, None,
+     "tinycnn train: --tensorboard: writing TensorBoard's event files needs the tensorboard package (No module "
+     "named 'tensorboard'): pip install tensorboard (or pip install 'tinycnn[tensorboard]')"),
 ]
 
 

@@ -132,3 +132,17 @@ def test_bad_inputs_get_one_line_errors(tmp_path):
     flow.after_backward()
     with pytest.raises(OSError, match="GradientFlow: cannot write into .*file"):
         flow.save(str(tmp_path / "file" / "run"))
+
+
+def test_a_frozen_layer_is_left_out_of_the_figure_without_a_warning(recwarn):
+    tinycnn.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    model[0].weight.requires_grad_(False)
+    flow = GradientFlow(model, activations=False)
+    for epoch in (1, 2):
+        F.mse_loss(model(tinycnn.randn(5, 4)), tinycnn.randn(5, 2)).backward()
+        flow.after_backward(epoch=epoch)
+    for fig in (flow.plot(), plot_gradient_flow({"a": flow, "b": flow})):
+        heights = fig.axes[0].get_lines()[0].get_ydata()
+        assert np.isnan(heights[0]) and np.isfinite(heights[1])   # no gradient, no point
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]

@@ -309,7 +309,7 @@ def test_graph_command_writes_dot_and_collapses(tmp_path):
 def test_graph_command_without_dot_writes_the_dot_and_says_what_to_install(tmp_path):
     env = dict(os.environ, PATH=str(tmp_path / "empty"))
     out = run_cli("lenet5", "--out", str(tmp_path / "lenet.svg"), env=env)
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and "apt-get install graphviz" in out.stderr
     assert (tmp_path / "lenet.dot").read_text().startswith("digraph")
     assert not (tmp_path / "lenet.svg").exists()
@@ -326,7 +326,7 @@ def test_graph_command_bad_input_gets_one_line_errors(tmp_path):
     ]
     for args, message in cases:
         out = run_cli(*args, cwd=tmp_path)
-        assert out.returncode == 1, (args, out.stdout)
+        assert out.returncode == 2, (args, out.stdout)
         assert message in out.stderr and out.stderr.startswith("tinycnn graph: ") and out.stderr.count("\n") == 1
     assert os.listdir(tmp_path) == []
 

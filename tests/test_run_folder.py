@@ -132,7 +132,8 @@ def test_resume_refuses_changed_settings_listing_each(reference_runs, tmp_path):
                        "--lr saved 0.002, given 0.5", "--batch-size saved 64, given 32", "--seed saved 3, given 1"):
         assert difference in message, message
     assert "--epochs" not in message.split("(only")[0]     # a setting that may change is not a difference
-    assert "only --data-root, --epochs, --device, --no-progress may change" in message
+    assert ("only --data-root, --epochs, --device, --no-progress, --log-grads, --log-grads-every, --tensorboard "
+            "may change") in message
     assert snapshot(run) == before
 
 

@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 
+EXIT_USER_ERROR = 2      # a user's error, one line on stderr, as every tinycnn command has it (cli.py)
 # Models with more ops than this are drawn collapsed by default (one node per child module).
 AUTO_COLLAPSE_OPS = 120
 # Input sides the models were designed for; the rest take ImageNet's 224.
@@ -91,12 +92,9 @@ def run(args) -> int:
             loss.backward()
         depth = _collapse(args.collapse, len(graph.functions))
         graph.save(out, collapse=depth, rankdir="LR" if args.left_right else "TB")
-    except DotNotFoundError as exc:
+    except (DotNotFoundError, ValueError, OSError) as exc:   # dot missing: the DOT text is written all the same
         print(f"tinycnn graph: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, OSError) as exc:
-        print(f"tinycnn graph: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USER_ERROR
     level = "child module" if depth == 1 else f"module at depth {depth}"
     how = f"one node per {level} (--collapse 0 draws every op)" if depth else "every op"
     print(f"wrote {os.path.relpath(out)}: {args.model}, one training step on a batch of "

@@ -37,6 +37,7 @@ from .utils.data import DataLoader
 from .evaluation import evaluate_checkpoint
 from .run_errors import ConfigError, RunError, describe_os_error, is_out_of_space
 from .run_folder import LAST, RunFolder
+from .train_logs import TrainingLogs
 from .train_settings import (DATASETS, DEFAULT_LR, OPTIMIZERS, SCHEDULERS, TrainConfig, check_setting, describe,
                              settings_for_resume)
 from .utils.atomic import link_or_copy
@@ -98,6 +99,7 @@ class Trainer:
         self.history: list[dict] = []
         self.epoch = 0
         self.best_accuracy = -1.0
+        self.logs: TrainingLogs | None = None     # --log-grads, --tensorboard: open while fit() trains
 
     def _drop_lone_last_image(self) -> bool:
         """BatchNorm cannot train on a batch of one image: refuse settings that make every batch one image,
@@ -170,6 +172,8 @@ class Trainer:
                                     f"training stopped; {kept} (try a smaller --lr)")
             self.optimizer.zero_grad()
             loss.backward()
+            if self.logs is not None:
+                self.logs.after_backward(loss_value, float(self.optimizer.param_groups[0]["lr"]))
             self.optimizer.step()
             n = labels.shape[0]
             seen += n
@@ -223,8 +227,12 @@ class Trainer:
                     print("\n".join(describe_transfer(self.transfer)))
                 print(f"training {cfg.model} on {cfg.dataset} for {cfg.epochs} epoch{'s' if cfg.epochs > 1 else ''} "
                       f"in {run.path}/")
+            self.logs = TrainingLogs.open(self, resumed=resume)
             self._train_epochs()
         finally:
+            if self.logs is not None:
+                self.logs.close()
+                self.logs = None
             run.release()
         return self.history
 
@@ -246,13 +254,18 @@ class Trainer:
                 start = time.perf_counter()
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 train_loss, train_acc = self.train_epoch()
-                test_loss, test_acc, _, _ = evaluate(self.model, self.test_loader, cfg.device)
+                test_loss, test_acc, predictions, labels = evaluate(self.model, self.test_loader, cfg.device)
                 if self.scheduler:
                     self.scheduler.step()
                 self.epoch += 1
                 row = {"epoch": self.epoch, "lr": lr, "train_loss": train_loss, "train_accuracy": train_acc,
                        "test_loss": test_loss, "test_accuracy": test_acc, "seconds": time.perf_counter() - start}
                 self.history.append(row)
+                if self.logs is not None:    # before the checkpoint: a resume drops records past it
+                    try:
+                        self.logs.end_epoch(row, predictions, labels)
+                    except OSError as exc:
+                        raise self._storage_error(exc, self.epoch - 1) from None
                 self._save_epoch(test_acc)
                 print(f"epoch {self.epoch:3d}/{cfg.epochs}  train loss {train_loss:.4f} acc {100 * train_acc:.2f}%"
                       f"  test loss {test_loss:.4f} acc {100 * test_acc:.2f}%  ({row['seconds']:.1f} s)",

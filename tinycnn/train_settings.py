@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable
 from . import backend
 from .models import MODELS, default_input_size, list_models, training_sides
 from .run_errors import ConfigError, RunError
+from .train_logs import LOG_GRADS_EVERY, TENSORBOARD_IN_RUN, log_folder, tensorboard_missing
 
 # the data sets `tinycnn train` takes (their defaults: tinycnn.vision.presets)
 DATASETS = ("mnist", "fashion-mnist", "cifar10", "cifar100", "folder")
@@ -59,6 +60,7 @@ class Setting:
     parse: Callable[[str], Any] | None = None          # from the command-line string (default: the type)
     metavar: str | None = None
     aliases: tuple[str, ...] = ()       # other spellings on the command line
+    const: Any = None                   # the value of the flag given without one (its value is optional)
 
 
 def setting(default, help: str, **spec) -> Any:
@@ -203,6 +205,15 @@ class TrainConfig:
     val_fraction: float = setting(0.2, "share of each class held out for testing, when a --dataset folder has "
                                        "no train/ and val/ subfolders", check=fraction, metavar="F")
     progress: bool = setting(True, "no progress bars", cli="--no-progress", switch=True, resumable=True)
+    log_grads: bool = setting(False, "record per-layer gradient and activation statistics into the run folder's "
+                                     "gradflow.json and plot gradflow.png after each epoch", switch=True,
+                              resumable=True)
+    log_grads_every: int = setting(LOG_GRADS_EVERY, "with --log-grads: record one training step in N",
+                                   check=positive_int(), resumable=True, metavar="N")
+    tensorboard: str | None = setting(None, "log loss, accuracy, learning rate, weight and gradient histograms "
+                                            "and sample predictions for TensorBoard into DIR",
+                                      default_text="off; DIR: the run folder's tensorboard/", check=log_folder,
+                                      resumable=True, metavar="DIR", const=TENSORBOARD_IN_RUN)
 
     def validate(self, need_pretrained: bool = True) -> None:
         """Raise ``ConfigError`` naming the first setting whose value it cannot take. ``need_pretrained=False``
@@ -222,6 +233,8 @@ class TrainConfig:
                                           f"cifar100), not {self.dataset}")
         if self.variant is not None and "variant" not in inspect.signature(MODELS[self.model]).parameters:
             raise ConfigError("variant", f"{self.model} has no variants (it is for lenet5: classic or modern)")
+        if self.tensorboard is not None and (missing := tensorboard_missing()):
+            raise ConfigError("tensorboard", missing)
         if backend.normalize_device(self.device) == "cuda" and not backend.cuda_is_available():
             raise ConfigError("device", "cuda needs a GPU and CuPy (pip install 'tinycnn[gpu]'), and none was "
                                         "found; use --device cpu")
@@ -345,6 +358,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             kwargs["type"] = spec.parse or (str if field.default is None else type(field.default))
             kwargs["choices"] = spec.choices
             kwargs["metavar"] = spec.metavar or ("|".join(spec.choices) if spec.choices else None)
+            if spec.const is not None:
+                kwargs.update(nargs="?", const=spec.const)
         parser.add_argument(flag, *spec.aliases, **kwargs)
 
 

@@ -209,6 +209,11 @@ assert ratio["sigmoid LeNet (classic)"] < 1e-2 and 0.1 < ratio["ReLU LeNet (mode
 # about half of its units (the fraction of exact zeros), and its gradient passes through the other half
 # unchanged.
 
+#
+# A whole training run records the same numbers from the command line: `tinycnn train lenet5 --variant
+# classic --log-grads` writes `gradflow.json` (one step in `--log-grads-every`, default 10) and this figure,
+# `gradflow.png`, one line per epoch, into the run folder after every epoch.
+
 # %%
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
 plot_activations(flows["sigmoid LeNet (classic)"], ax=ax1, stat="std")

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -77,12 +78,16 @@ class GradientFlow:
 
     ``every``: record one step in ``every``. ``activations``: also watch the leaf modules' outputs.
     ``out``: a folder where ``end_epoch`` and ``close`` save ``gradflow.json`` and ``gradflow.png``.
-    ``records`` is a list of ``{"step", "epoch", "grads": gradient_stats(...), "activations": {...}}``.
+    ``start``: the steps trained before (a resumed run), so that the recorded steps keep their places.
+    ``records`` is a list of ``{"step", "epoch", "grads": gradient_stats(...), "activations": {...}}``;
+    a resumed run puts the saved ones there first (``load_records``).
     """
 
-    def __init__(self, model, every: int = 1, activations: bool = True, out: str | None = None):
+    def __init__(self, model, every: int = 1, activations: bool = True, out: str | None = None, start: int = 0):
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"GradientFlow: every must be a positive integer, got {every!r}")
+        if not isinstance(start, int) or start < 0:
+            raise ValueError(f"GradientFlow: start must be an integer >= 0, got {start!r}")
         if not hasattr(model, "named_parameters"):
             raise TypeError(f"GradientFlow: expected an nn.Module, got {type(model).__name__}")
         self.model = model
@@ -90,7 +95,7 @@ class GradientFlow:
         self.out = os.fspath(out) if out is not None else None
         self.records: list[dict] = []
         self.layer_types = {name: type(m).__name__ for name, m in model.named_modules()}
-        self._calls = 0
+        self._calls = start
         self._pending: dict[str, dict] = {}
         self._wrap = None
         if activations:
@@ -158,12 +163,16 @@ class GradientFlow:
                 "layer_labels": {n: self.layer_label(n) for n in self.layers(include_bias=True)},
                 "records": self.records}
 
+    def to_json(self) -> bytes:
+        """``gradflow.json``'s content: ``to_dict()``, NaN where a ratio has no weight to divide by."""
+        return json.dumps(self.to_dict(), allow_nan=True).encode()
+
     def save(self, folder: str) -> tuple[str, str]:
         """Write ``gradflow.json`` (every record) and ``gradflow.png`` (the figure) into ``folder``, atomically."""
         folder = os.fspath(folder)
         json_path, png_path = os.path.join(folder, "gradflow.json"), os.path.join(folder, "gradflow.png")
         try:
-            write_bytes_atomically(json_path, json.dumps(self.to_dict(), allow_nan=True).encode())
+            write_bytes_atomically(json_path, self.to_json())
             fig = self.plot()
             _save_atomically(fig, png_path)
         except OSError as exc:
@@ -174,6 +183,28 @@ class GradientFlow:
         """The gradient norm per layer (input on the left), log scale: one line per epoch (the mean over its
         recorded steps), or per recorded step when no epochs were given. Returns the matplotlib Figure."""
         return plot_gradient_flow({label: self} if label else self, ax=ax, stat=stat, include_bias=include_bias)
+
+
+def load_records(path: str) -> list[dict]:
+    """The records a ``gradflow.json`` holds (what ``GradientFlow.save`` wrote); ``ValueError`` naming the
+    file when it is not one."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        records = json.loads(data)["records"]
+        if not isinstance(records, list) or not all(isinstance(r, dict) and "grads" in r for r in records):
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        raise ValueError(f"{path}: not a gradflow.json written by GradientFlow (damaged?)") from None
+    return records
+
+
+def _over_steps(reduce, values: np.ndarray, axis: int = 0) -> np.ndarray:
+    """``np.nanmean`` / ``nanmin`` / ``nanmax`` of each layer over the steps, NaN (no point drawn) without a
+    warning for a layer that never had a gradient (a frozen one)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return reduce(values, axis=axis)
 
 
 def _figure(ax, width: float = 8.0):
@@ -192,7 +223,7 @@ def _lines(flow: GradientFlow, stat: str, include_bias: bool):
         return names, []
     if all(e is not None for e in epochs):
         groups = list(dict.fromkeys(epochs))
-        return names, [(f"epoch {e}", np.nanmean(values[[i for i, x in enumerate(epochs) if x == e]], axis=0))
+        return names, [(f"epoch {e}", _over_steps(np.nanmean, values[[i for i, x in enumerate(epochs) if x == e]]))
                        for e in groups]
     picks = sorted({0, len(values) // 2, len(values) - 1})
     return names, [(f"step {flow.records[i]['step']}", values[i]) for i in picks]
@@ -221,10 +252,10 @@ def plot_gradient_flow(flows, ax=None, stat: str = "norm", include_bias: bool = 
                 continue
             labels = labels if len(labels) >= len(names) else [flow.layer_label(n) for n in names]
             x = range(len(names))
-            line, = ax.plot(x, np.nanmean(values, axis=0), "o-", ms=4, label=text)
+            line, = ax.plot(x, _over_steps(np.nanmean, values), "o-", ms=4, label=text)
             if len(values) > 1:
-                ax.fill_between(x, np.nanmin(values, axis=0), np.nanmax(values, axis=0), color=line.get_color(),
-                                alpha=0.15, linewidth=0)
+                ax.fill_between(x, _over_steps(np.nanmin, values), _over_steps(np.nanmax, values),
+                                color=line.get_color(), alpha=0.15, linewidth=0)
     ax.set_yscale("log")
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right", fontsize=8)
     ax.set_xlabel("layer (input on the left)")
@@ -249,7 +280,7 @@ def plot_activations(flow: GradientFlow, ax=None, stat: str = "std"):
     epochs = [r["epoch"] for r in records]
     lines = []
     if values.size and all(e is not None for e in epochs):
-        lines = [(f"epoch {e}", np.nanmean(values[[i for i, x in enumerate(epochs) if x == e]], axis=0))
+        lines = [(f"epoch {e}", _over_steps(np.nanmean, values[[i for i, x in enumerate(epochs) if x == e]]))
                  for e in dict.fromkeys(epochs)]
     elif values.size:
         lines = [(f"step {records[i]['step']}", values[i]) for i in sorted({0, len(records) // 2, len(records) - 1})]

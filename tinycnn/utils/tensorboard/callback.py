@@ -65,16 +65,18 @@ class TensorBoardLogger:
                     self.writer.add_histogram(f"grads/{name}", grad, step)
 
     def end_epoch(self, epoch: int, metrics: dict | None = None, images=None, labels=None,
-                  predictions=None) -> None:
-        """The epoch's metrics and, given ``images`` with ``labels`` and ``predictions``, sample predictions."""
+                  predictions=None, step: int | None = None) -> None:
+        """The epoch's metrics and, given ``images`` with ``labels`` and ``predictions``, sample predictions,
+        logged at ``step`` (default: ``epoch``; a loop that logs its steps too passes the epoch's last one)."""
+        step = epoch if step is None else int(step)
         for key, value in (metrics or {}).items():
             if not isinstance(value, (int, float, np.floating, np.integer)) or isinstance(value, bool):
                 continue
             split, _, name = key.partition("_")
             tag = f"{name}/{split}" if split in ("train", "test", "val") and name else f"epoch/{key}"
-            self.writer.add_scalar(tag, value, epoch)
+            self.writer.add_scalar(tag, value, step)
         if images is not None:
-            self.writer.add_figure("predictions", self.predictions_figure(images, labels, predictions), epoch)
+            self.writer.add_figure("predictions", self.predictions_figure(images, labels, predictions), step)
         self.writer.flush()
 
     def predictions_figure(self, images, labels=None, predictions=None, columns: int = 8):
