@@ -45,7 +45,7 @@ def test_registered_in_gradcheck_registry():
 
 
 # ---- agreement with PyTorch over several training steps, then eval ----------------------------------------
-def _pair(cls, c, **kw):
+def _ours_and_torch(cls, c, **kw):
     ours = getattr(nn, cls)(c, **kw).double()
     theirs = getattr(torch.nn, cls)(c, **kw).double()
     rng = np.random.default_rng(3)
@@ -84,7 +84,7 @@ def _step(ours, theirs, x, g):
 @pytest.mark.parametrize("kw", [{}, {"momentum": None}, {"eps": 1e-3, "momentum": 0.01},
                                 {"affine": False}, {"bias": False}, {"track_running_stats": False}])
 def test_matches_torch_train_then_eval(cls, shape, kw):
-    ours, theirs = _pair(cls, shape[1], **kw)
+    ours, theirs = _ours_and_torch(cls, shape[1], **kw)
     rng = np.random.default_rng(4)
     for step in range(3):
         x = rng.standard_normal(shape) * (1 + step) + step   # statistics change from step to step
@@ -128,7 +128,7 @@ def test_functional_updates_given_running_stats_in_place():
 
 # ---- edge cases and errors ----------------------------------------------------------------------------------
 def test_zero_variance_channel_is_finite_and_matches_torch():
-    ours, theirs = _pair("BatchNorm2d", 2)
+    ours, theirs = _ours_and_torch("BatchNorm2d", 2)
     x = np.random.default_rng(6).standard_normal((3, 2, 2, 2))
     x[:, 1] = 7.0                                     # a constant channel: variance 0, only eps remains
     g = np.random.default_rng(7).standard_normal(x.shape)
