@@ -49,7 +49,7 @@ def make(rng, n, cin, hw, cout, k, groups, bias=True):
     return x, w, (rng.standard_normal(cout) if bias else None)
 
 
-# (N, Cin, (H, W), Cout, kernel, stride, padding, dilation, groups): a sweep over the axes
+# (N, Cin, (H, W), Cout, kernel, stride, padding, dilation, groups): each axis varied at least once
 CASES = [
     (2, 3, (7, 7), 4, (3, 3), 1, 0, 1, 1),
     (2, 3, (9, 8), 4, (3, 3), 2, 1, 1, 1),

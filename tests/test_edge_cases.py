@@ -1,4 +1,4 @@
-"""Numerical edge cases (issue 9): huge logits, saturated sigmoids, degenerate batches, float64 end to end."""
+"""Numerical edge cases: huge logits, saturated sigmoids, degenerate batches, float64 end to end."""
 from __future__ import annotations
 
 import warnings

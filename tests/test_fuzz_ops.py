@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every differentiable op (issue 9).
+"""Property-based fuzzing of every differentiable op.
 
 For random valid shapes and hyperparameters each op must
   * give the output shape of its documented formula,

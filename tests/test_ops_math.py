@@ -103,7 +103,7 @@ def test_no_inplace_modification(name, ours, theirs, make, kinks):
 
 
 def test_kink_values_are_pytorchs():
-    """The values of /work/shared/reference/torch_semantics.md section 6 (torch 2.14)."""
+    """PyTorch 2.14's gradients at kinks and ties (clamp, abs, maximum), as constants: checked without torch."""
     x = np.array([-1.0, 0.0, 3.0, 6.0, 7.0])
     _, (g,) = analytic_grad(lambda t: t.clamp(0, 6), [x], upstream=np.ones(5))
     np.testing.assert_array_equal(g, [0, 0, 1, 0, 0])  # number bounds: 0 at both bounds

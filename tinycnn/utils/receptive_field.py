@@ -1,6 +1,6 @@
 """Receptive field, jump and start of every conv/pool layer of a model.
 
-The notes compute the receptive field from the top down, one layer at a time::
+The receptive field, computed from the top down, one layer at a time::
 
     F(i) = (F(i+1) - 1) * S_i + K_i          F(top) = 1
 
@@ -40,7 +40,7 @@ _ADAPTIVE_LAYERS = ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
 
 
 def stack_receptive_field(layers) -> int:
-    """The notes' top-down recursion ``F(i) = (F(i+1) - 1) * S + K`` for ``layers = [(K, S), ...]``,
+    """The top-down recursion ``F(i) = (F(i+1) - 1) * S + K`` for ``layers = [(K, S), ...]``,
     listed bottom (input side) first.
 
     >>> stack_receptive_field([(3, 1), (3, 1), (3, 1)])

@@ -1,6 +1,6 @@
 """Hand formulas for convolution layers: output size and parameter count.
 
-Output size (the notes' ``N = (W - F + 2P) / S + 1``, with dilation and PyTorch's rounding)::
+Output size (CS231n's ``N = (W - F + 2P) / S + 1``, with dilation and PyTorch's rounding)::
 
     F_eff = D * (F - 1) + 1                      # a dilated kernel spans D*(F-1)+1 pixels
     N     = floor((W + 2P - F_eff) / S) + 1      # ceil instead of floor when ceil_mode=True
@@ -13,7 +13,7 @@ Parameter count of a convolution with ``C_in`` inputs, ``C_out`` outputs, a ``K_
 
     params = C_out * (C_in / G) * K_h * K_w  (+ C_out biases)
 
-The notes' GoogLeNet example shows why a 1x1 "bottleneck" conv pays: reducing 512 channels to 64 with a
+GoogLeNet's inception (4b) shows why a 1x1 "bottleneck" conv pays: reducing 512 channels to 64 with a
 5x5 kernel costs 5*5*512*64 = 819,200 weights, while first squeezing to 24 channels with a 1x1 conv and
 then applying the 5x5 conv costs 1*1*512*24 + 5*5*24*64 = 12,288 + 38,400 = 50,688 weights:
 
@@ -70,7 +70,7 @@ def conv_params(in_channels: int, out_channels: int, kernel_size, groups: int = 
 
     ``C_out * (C_in / G) * K_h * K_w + (C_out if bias)``; a depthwise conv is ``groups = C_in``.
 
-    >>> conv_params(3, 6, 5) == 6 * 3 * 5 * 5 + 6   # the notes' LeNet table for an RGB input: 450 + 6
+    >>> conv_params(3, 6, 5) == 6 * 3 * 5 * 5 + 6   # LeNet's first conv on an RGB input: 450 + 6
     True
     >>> conv_params(32, 32, 3, groups=32, bias=False)   # depthwise 3x3 on 32 channels
     288
