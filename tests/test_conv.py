@@ -130,7 +130,7 @@ def test_gradcheck(kset, mode):
     tinycnn.set_conv_backward(mode)
     rng = np.random.default_rng(3)
     x, w, b = make(rng, 2, 4, (6, 7), 4, (3, 2), 2)
-    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)  # noqa
+    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
     assert tinycnn.gradcheck(fn, [Tensor(x, requires_grad=True), Tensor(w, requires_grad=True),
                                   Tensor(b, requires_grad=True)])
 

@@ -128,7 +128,9 @@ class ReceptiveField:
         body = [(f"{r.name} ({r.type})", c(r.kernel), c(r.stride), c(r.padding), c(r.output_size),
                  c(r.receptive_field), c(r.jump), c(tuple(f"{s:g}" for s in r.start))) for r in self.rows]
         widths = [max(len(line[i]) for line in [head] + body) + 2 for i in range(len(head))]
-        fmt = lambda line: line[0].ljust(widths[0]) + "".join(x.rjust(w) for x, w in zip(line[1:], widths[1:]))  # noqa: E731
+
+        def fmt(line):
+            return line[0].ljust(widths[0]) + "".join(x.rjust(w) for x, w in zip(line[1:], widths[1:]))
         return "\n".join([fmt(head), "-" * sum(widths), *map(fmt, body)])
 
     __repr__ = __str__
