@@ -7,11 +7,8 @@ import tinycnn
 from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch,
                      assert_no_inplace)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
 
 
 def base_exponent(a_shape, b_shape):

@@ -6,13 +6,10 @@ import tinycnn
 from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, lib,
                      assert_no_inplace)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
 
 
 def positive(rng):

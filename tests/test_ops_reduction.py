@@ -6,11 +6,8 @@ import tinycnn
 from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, assert_no_inplace,
                      lib)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-
-
-def normal(shape):
-    return lambda rng: [rng.standard_normal(shape)]
 
 
 def distinct(shape):

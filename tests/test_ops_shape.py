@@ -6,16 +6,13 @@ import tinycnn
 from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, assert_no_inplace,
                      lib)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]])
 
 
 def pad(x, *args, **kwargs):
     return tinycnn.pad(x, *args, **kwargs) if isinstance(x, Tensor) else lib(x).nn.functional.pad(x, *args, **kwargs)
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
 
 
 # (id, function used for both libraries, inputs)
