@@ -1,13 +1,30 @@
-"""Shared test set-up: keep PyTorch's global default dtype from leaking between test modules.
+"""Shared test set-up: keep PyTorch's global default dtype from leaking between test modules, and
+``TINYCNN_TESTS_HIDE_TORCH=1`` to run the suite as on a machine without PyTorch.
 
 The fuzz modules compare against PyTorch in float64 and want float64 as torch's default; every other
 module assumes PyTorch's float32 default. Under pytest-xdist one worker runs modules of both kinds, so
 the default is set per test from the module's ``TORCH_DEFAULT_DTYPE`` (float32 when absent).
 """
+import importlib.abc
 import os
 import sys
 
 import pytest
+
+
+class _HideTorch(importlib.abc.MetaPathFinder):
+    """Make ``import torch`` (and torchvision) fail as if they were not installed."""
+
+    hidden = ("torch", "torchvision")
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.hidden:
+            raise ModuleNotFoundError(f"No module named {name!r} (hidden by TINYCNN_TESTS_HIDE_TORCH)", name=name)
+        return None
+
+
+if os.environ.get("TINYCNN_TESTS_HIDE_TORCH") == "1":
+    sys.meta_path.insert(0, _HideTorch())
 
 # Under pytest-xdist every worker is a process of its own: with BLAS, Numba and PyTorch each starting one
 # thread per core, 2 workers on 2 cores oversubscribe the machine, and OpenBLAS's spinning threads then
@@ -36,10 +53,10 @@ def _torch_default_dtype(request):
     torch.set_default_dtype(previous)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def torch():
     """PyTorch, the test oracle: a test that takes this fixture skips where torch is not installed, and the
-    module's torch-free tests still run."""
+    module's torch-free tests still run. Session-scoped, so Hypothesis tests may take it too."""
     return pytest.importorskip("torch")
 
 

@@ -7,12 +7,8 @@ import tinycnn
 from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch,
                      assert_no_inplace)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-torch = pytest.importorskip("torch")
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
 
 
 def base_exponent(a_shape, b_shape):
@@ -63,7 +59,7 @@ def test_finite_differences_float64(name, fn, make):
 
 
 @pytest.mark.parametrize("name,fn,make", CASES, ids=IDS)
-def test_matches_torch_float64(name, fn, make):
+def test_matches_torch_float64(name, fn, make, torch):
     assert_matches_torch(fn, fn, make(np.random.default_rng(1)))
 
 
@@ -78,7 +74,7 @@ def test_no_inplace_modification(name, fn, make):
 
 
 @pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
-def test_ndarray_on_either_side_acts_as_a_constant(op):
+def test_ndarray_on_either_side_acts_as_a_constant(op, torch):
     rng = np.random.default_rng(4)
     c = rng.uniform(0.5, 2.0, (2, 1))
     x0 = rng.uniform(0.5, 2.0, (3, 1, 4))

@@ -8,7 +8,6 @@ import tinycnn.nn.functional as F
 from tinycnn import Tensor, nn
 from tinycnn.utils.gradcheck_registry import REGISTRY
 
-torch = pytest.importorskip("torch")
 
 
 def _t(a, grad=False):
@@ -45,7 +44,8 @@ def test_registered_in_gradcheck_registry():
 
 
 # ---- agreement with PyTorch over several training steps, then eval ----------------------------------------
-def _pair(cls, c, **kw):
+def _ours_and_torch(cls, c, **kw):
+    import torch
     ours = getattr(nn, cls)(c, **kw).double()
     theirs = getattr(torch.nn, cls)(c, **kw).double()
     rng = np.random.default_rng(3)
@@ -61,6 +61,7 @@ def _pair(cls, c, **kw):
 
 
 def _step(ours, theirs, x, g):
+    import torch
     xo, xt = Tensor(x.copy(), requires_grad=True), torch.tensor(x, requires_grad=True)
     yo, yt = ours(xo), theirs(xt)
     np.testing.assert_allclose(yo.numpy(), yt.detach().numpy(), rtol=1e-10, atol=1e-10)
@@ -83,8 +84,8 @@ def _step(ours, theirs, x, g):
                                        ("BatchNorm1d", (4, 3, 7))])
 @pytest.mark.parametrize("kw", [{}, {"momentum": None}, {"eps": 1e-3, "momentum": 0.01},
                                 {"affine": False}, {"bias": False}, {"track_running_stats": False}])
-def test_matches_torch_train_then_eval(cls, shape, kw):
-    ours, theirs = _pair(cls, shape[1], **kw)
+def test_matches_torch_train_then_eval(cls, shape, kw, torch):
+    ours, theirs = _ours_and_torch(cls, shape[1], **kw)
     rng = np.random.default_rng(4)
     for step in range(3):
         x = rng.standard_normal(shape) * (1 + step) + step   # statistics change from step to step
@@ -115,7 +116,7 @@ def test_momentum_none_is_cumulative_average():
     assert bn.num_batches_tracked.item() == 3
 
 
-def test_functional_updates_given_running_stats_in_place():
+def test_functional_updates_given_running_stats_in_place(torch):
     rm, rv = Tensor(np.zeros(2)), Tensor(np.ones(2))
     x = np.random.default_rng(5).standard_normal((5, 2, 3))
     F.batch_norm(Tensor(x), rm, rv, training=True, momentum=0.5)
@@ -127,8 +128,8 @@ def test_functional_updates_given_running_stats_in_place():
 
 
 # ---- edge cases and errors ----------------------------------------------------------------------------------
-def test_zero_variance_channel_is_finite_and_matches_torch():
-    ours, theirs = _pair("BatchNorm2d", 2)
+def test_zero_variance_channel_is_finite_and_matches_torch(torch):
+    ours, theirs = _ours_and_torch("BatchNorm2d", 2)
     x = np.random.default_rng(6).standard_normal((3, 2, 2, 2))
     x[:, 1] = 7.0                                     # a constant channel: variance 0, only eps remains
     g = np.random.default_rng(7).standard_normal(x.shape)
@@ -171,7 +172,7 @@ def test_wrong_channels_and_dims_raise_naming_the_layer():
 
 # ---- state dict, repr, dtypes --------------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{}, {"affine": False}, {"bias": False}, {"track_running_stats": False}])
-def test_state_dict_keys_dtypes_and_repr_match_torch(kw):
+def test_state_dict_keys_dtypes_and_repr_match_torch(kw, torch):
     ours, theirs = nn.BatchNorm2d(4, **kw), torch.nn.BatchNorm2d(4, **kw)
     assert list(ours.state_dict()) == list(theirs.state_dict())
     assert repr(ours) == repr(theirs)
@@ -180,7 +181,7 @@ def test_state_dict_keys_dtypes_and_repr_match_torch(kw):
         assert ours.running_mean.dtype == np.float32
 
 
-def test_loads_torch_state_dict_and_evaluates_alike():
+def test_loads_torch_state_dict_and_evaluates_alike(torch):
     theirs = torch.nn.BatchNorm2d(3).double()
     theirs.train()
     rng = np.random.default_rng(8)
@@ -197,7 +198,7 @@ def test_loads_torch_state_dict_and_evaluates_alike():
 
 
 @pytest.mark.parametrize("cls,shape", [("BatchNorm2d", (4, 3, 5, 5)), ("BatchNorm1d", (8, 3))])
-def test_float32_stays_float32_and_is_close_to_torch(cls, shape):
+def test_float32_stays_float32_and_is_close_to_torch(cls, shape, torch):
     ours, theirs = getattr(nn, cls)(3), getattr(torch.nn, cls)(3)
     rng = np.random.default_rng(9)
     x = (rng.standard_normal(shape) * 4 + 3).astype(np.float32)

@@ -13,7 +13,6 @@ import tinycnn.nn.functional as F
 from tinycnn import Tensor, kernels
 from tinycnn.ops import conv as conv_ops
 
-torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")
 KSETS = ["numpy", "numba"]
 MODES = ["rot180", "col2im"]
@@ -36,6 +35,7 @@ def run_ours(x, w, b, gy, **kw):
 
 
 def run_torch(x, w, b, gy, **kw):
+    import torch
     X, W = torch.tensor(x, requires_grad=True), torch.tensor(w, requires_grad=True)
     B = None if b is None else torch.tensor(b, requires_grad=True)
     y = torch.nn.functional.conv2d(X, W, B, **kw)
@@ -49,7 +49,7 @@ def make(rng, n, cin, hw, cout, k, groups, bias=True):
     return x, w, (rng.standard_normal(cout) if bias else None)
 
 
-# (N, Cin, (H, W), Cout, kernel, stride, padding, dilation, groups): a sweep over the axes
+# (N, Cin, (H, W), Cout, kernel, stride, padding, dilation, groups): each axis varied at least once
 CASES = [
     (2, 3, (7, 7), 4, (3, 3), 1, 0, 1, 1),
     (2, 3, (9, 8), 4, (3, 3), 2, 1, 1, 1),
@@ -74,7 +74,7 @@ CASES = [
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
-def test_conv2d_matches_torch(case, mode, kset):
+def test_conv2d_matches_torch(case, mode, kset, torch):
     kernels.set_kernels(kset)
     tinycnn.set_conv_backward(mode)
     n, cin, hw, cout, k, s, p, d, g = case
@@ -130,7 +130,7 @@ def test_gradcheck(kset, mode):
     tinycnn.set_conv_backward(mode)
     rng = np.random.default_rng(3)
     x, w, b = make(rng, 2, 4, (6, 7), 4, (3, 2), 2)
-    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)  # noqa
+    fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
     assert tinycnn.gradcheck(fn, [Tensor(x, requires_grad=True), Tensor(w, requires_grad=True),
                                   Tensor(b, requires_grad=True)])
 
@@ -169,7 +169,7 @@ def test_input_without_grad_skips_input_gradient():
 # ---- unfold / fold --------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("k,s,p,d", [((2, 3), 1, 0, 1), (3, 2, 1, 1), ((3, 2), (2, 1), (1, 0), (2, 1))])
-def test_unfold_fold_match_torch(kset, k, s, p, d):
+def test_unfold_fold_match_torch(kset, k, s, p, d, torch):
     kernels.set_kernels(kset)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 7, 8))
@@ -215,7 +215,7 @@ def test_conv2d_module_init_and_shapes():
     assert "groups=3" in repr(conv)
 
 
-def test_conv2d_module_matches_torch_module():
+def test_conv2d_module_matches_torch_module(torch):
     conv = nn.Conv2d(2, 3, 3, stride=2, padding=1, dtype=np.float64)
     ref = torch.nn.Conv2d(2, 3, 3, stride=2, padding=1).double()
     with torch.no_grad():
@@ -281,7 +281,7 @@ def conv_configs(draw):
 
 @settings(max_examples=25, deadline=None)
 @given(conv_configs())
-def test_property_random_configs_match_torch(cfg):
+def test_property_random_configs_match_torch(torch, cfg):
     kernels.set_kernels(cfg["kset"])
     tinycnn.set_conv_backward(cfg["mode"])
     rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""Numerical edge cases (issue 9): huge logits, saturated sigmoids, degenerate batches, float64 end to end."""
+"""Numerical edge cases: huge logits, saturated sigmoids, degenerate batches, float64 end to end."""
 from __future__ import annotations
 
 import warnings
@@ -12,10 +12,6 @@ from tinycnn import Tensor, nn, optim
 from tinycnn.models.lenet import lenet5
 
 
-
-
-def _torch():
-    return pytest.importorskip("torch")
 
 
 def _no_warnings():
@@ -48,8 +44,7 @@ def test_softmax_log_softmax_cross_entropy_with_huge_logits(dtype, scale):
     assert x.grad.dtype == dtype
 
 
-def test_cross_entropy_with_infinite_logit_gap_matches_torch():
-    torch = _torch()
+def test_cross_entropy_with_infinite_logit_gap_matches_torch(torch):
     logits = np.array([[np.finfo(np.float32).max, -np.finfo(np.float32).max, 0.0]], dtype=np.float32)
     with np.errstate(over="ignore"):
         ours = F.cross_entropy(Tensor(logits), Tensor(np.array([1]))).item()
@@ -59,13 +54,12 @@ def test_cross_entropy_with_infinite_logit_gap_matches_torch():
 
 # ---- sigmoid and BCE at extreme inputs ---------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_saturates_without_overflow(dtype):
+def test_sigmoid_saturates_without_overflow(dtype, torch):
     z = np.array([-1e4, -800.0, -100.0, -30.0, 0.0, 30.0, 100.0, 800.0, 1e4], dtype=dtype)
     x = Tensor(z, requires_grad=True)
     with _no_warnings():
         s = F.sigmoid(x)
         s.sum().backward()
-    torch = _torch()
     ts = torch.sigmoid(torch.tensor(z))
     np.testing.assert_allclose(s.numpy(), ts.numpy(), rtol=1e-6, atol=1e-8)  # torch rounds tiny values to 0
     assert np.isfinite(x.grad.numpy()).all() and (x.grad.numpy() >= 0).all()
@@ -73,8 +67,7 @@ def test_sigmoid_saturates_without_overflow(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_bce_with_logits_at_extremes_matches_torch(dtype):
-    torch = _torch()
+def test_bce_with_logits_at_extremes_matches_torch(dtype, torch):
     z = np.array([-1e4, -100.0, -20.0, 0.0, 20.0, 100.0, 1e4], dtype=dtype)
     for target in (np.zeros_like(z), np.ones_like(z), np.full_like(z, 0.3)):
         x = Tensor(z, requires_grad=True)
@@ -88,9 +81,8 @@ def test_bce_with_logits_at_extremes_matches_torch(dtype):
         np.testing.assert_allclose(x.grad.numpy(), tz.grad.numpy(), rtol=1e-6, atol=1e-8)
 
 
-def test_bce_on_exact_zero_and_one_probabilities_is_clamped_like_torch():
+def test_bce_on_exact_zero_and_one_probabilities_is_clamped_like_torch(torch):
     """PyTorch clamps log(p) at -100, so BCE(p=0, y=1) is 100, not inf; the gradient stays finite."""
-    torch = _torch()
     p = np.array([0.0, 1.0, 0.0, 1.0, 0.5], dtype=np.float64)
     y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
     x = Tensor(p, requires_grad=True)
@@ -117,9 +109,8 @@ def test_batchnorm_single_value_per_channel_in_training_is_a_clear_error(layer, 
                   .astype(np.float32)))  # N=1 with H*W>1 values per channel is allowed
 
 
-def test_batchnorm_zero_variance_channel_matches_torch():
+def test_batchnorm_zero_variance_channel_matches_torch(torch):
     """A constant channel has variance 0: the output is bias (xhat = 0 / sqrt(eps)), gradients finite."""
-    torch = _torch()
     x = np.random.default_rng(0).standard_normal((4, 3, 2, 2))
     x[:, 1] = 7.0
     ours, theirs = nn.BatchNorm2d(3).double(), torch.nn.BatchNorm2d(3).double()

@@ -288,7 +288,7 @@ def run_row(snippet, folder):
     os.chdir(folder)
     try:
         exec(snippet, namespace)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001  (each row names the exception its snippet raises)
         return exc
     finally:
         os.chdir(cwd)

@@ -1,4 +1,4 @@
-"""Property-based fuzzing of the ``nn`` layers (issue 9): random constructor arguments and inputs.
+"""Property-based fuzzing of the ``nn`` layers: random constructor arguments and inputs.
 
 Each layer, built with random valid hyperparameters, must give the documented output shape, match the same
 PyTorch layer (weights copied over, float64) in its output and in the gradients of its input and of every

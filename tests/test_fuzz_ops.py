@@ -1,4 +1,4 @@
-"""Property-based fuzzing of every differentiable op (issue 9).
+"""Property-based fuzzing of every differentiable op.
 
 For random valid shapes and hyperparameters each op must
   * give the output shape of its documented formula,
@@ -247,8 +247,8 @@ def test_reductions(shape, seed, data, keepdim, op):
     x = rand(seed, shape)
     if op == "max_dim":
         dim = data.draw(st.integers(-nd, nd - 1), label="dim")
-        fn = lambda t: tc.max(t, dim, keepdim=keepdim).values  # noqa: E731
-        tfn = lambda t: torch.max(t, dim, keepdim=keepdim).values  # noqa: E731
+        fn = lambda t: tc.max(t, dim, keepdim=keepdim).values
+        tfn = lambda t: torch.max(t, dim, keepdim=keepdim).values
         expected = np.max(x, axis=dim, keepdims=keepdim).shape
     else:
         dims = tuple(data.draw(st.sets(st.integers(0, nd - 1), min_size=1), label="dims"))
@@ -258,11 +258,11 @@ def test_reductions(shape, seed, data, keepdim, op):
                 if x.size < 2:
                     x = rand(seed, shape + (2,))
                     dims, nd = tuple(range(x.ndim)), x.ndim
-            fn = lambda t: getattr(tc, op)(t, dims, keepdim=keepdim)  # noqa: E731
-            tfn = lambda t: getattr(torch, op)(t, dims, keepdim=keepdim)  # noqa: E731
+            fn = lambda t: getattr(tc, op)(t, dims, keepdim=keepdim)
+            tfn = lambda t: getattr(torch, op)(t, dims, keepdim=keepdim)
         else:
-            fn = lambda t: getattr(tc, op)(t, dims, keepdim=keepdim)  # noqa: E731
-            tfn = lambda t: getattr(torch, op)(t, dims, keepdim=keepdim)  # noqa: E731
+            fn = lambda t: getattr(tc, op)(t, dims, keepdim=keepdim)
+            tfn = lambda t: getattr(torch, op)(t, dims, keepdim=keepdim)
         expected = np.sum(x, axis=dims, keepdims=keepdim).shape
     y = fn(Tensor(x))
     assert tuple(y.shape) == expected
@@ -286,41 +286,41 @@ def test_shape_ops(shape, seed, data, op):
     d = data.draw(st.integers(-nd, nd - 1), label="dim")
     if op == "reshape":
         new = (-1,) + tuple(reversed(shape[1:]))
-        fn = lambda t: t.reshape(*new)  # noqa: E731
-        bad = lambda: Tensor(x).reshape(x.size + 1)  # noqa: E731
+        fn = lambda t: t.reshape(*new)
+        bad = lambda: Tensor(x).reshape(x.size + 1)
     elif op == "permute":
         perm = tuple(data.draw(st.permutations(range(nd)), label="perm"))
-        fn = lambda t: t.permute(*perm)  # noqa: E731
-        bad = lambda: Tensor(x).permute(*(perm + (0,)))  # noqa: E731
+        fn = lambda t: t.permute(*perm)
+        bad = lambda: Tensor(x).permute(*(perm + (0,)))
     elif op == "transpose":
         d2 = data.draw(st.integers(-nd, nd - 1), label="dim1")
-        fn = lambda t: t.transpose(d, d2)  # noqa: E731
-        bad = lambda: Tensor(x).transpose(d, nd + 1)  # noqa: E731
+        fn = lambda t: t.transpose(d, d2)
+        bad = lambda: Tensor(x).transpose(d, nd + 1)
     elif op == "flatten":
         a, b = sorted((d % nd, data.draw(st.integers(0, nd - 1), label="end")))
-        fn = lambda t: tc.flatten(t, a, b)  # noqa: E731
-        bad = lambda: tc.flatten(Tensor(x), 0, nd + 1)  # noqa: E731
+        fn = lambda t: tc.flatten(t, a, b)
+        bad = lambda: tc.flatten(Tensor(x), 0, nd + 1)
     elif op == "unsqueeze":
         u = data.draw(st.integers(-nd - 1, nd), label="udim")
-        fn = lambda t: t.unsqueeze(u)  # noqa: E731
-        bad = lambda: Tensor(x).unsqueeze(nd + 2)  # noqa: E731
+        fn = lambda t: t.unsqueeze(u)
+        bad = lambda: Tensor(x).unsqueeze(nd + 2)
     elif op == "squeeze":
         x = x.reshape(shape[:1] + (1,) + shape[1:])
-        fn = lambda t: t.squeeze(1)  # noqa: E731
-        bad = lambda: Tensor(x).squeeze(nd + 3)  # noqa: E731
+        fn = lambda t: t.squeeze(1)
+        bad = lambda: Tensor(x).squeeze(nd + 3)
     elif op == "expand":
         x = rand(seed, shape[:-1] + (1,))
         target = (2,) + shape
-        fn = lambda t: t.expand(*target)  # noqa: E731
-        bad = lambda: Tensor(rand(seed, (2, 3))).expand(4, 3)  # noqa: E731
+        fn = lambda t: t.expand(*target)
+        bad = lambda: Tensor(rand(seed, (2, 3))).expand(4, 3)
     elif op == "getitem":
         idx = tuple(slice(data.draw(st.integers(0, n - 1)), None, data.draw(st.integers(1, 2))) for n in shape)
-        fn = lambda t: t[idx]  # noqa: E731
-        bad = lambda: Tensor(x).reshape(*(shape + (1,))).permute(0)  # noqa: E731
+        fn = lambda t: t[idx]
+        bad = lambda: Tensor(x).reshape(*(shape + (1,))).permute(0)
     elif op == "split":
         size = data.draw(st.integers(1, max(1, shape[d])), label="size")
-        fn = lambda t: tc.cat([p * (i + 1) for i, p in enumerate(tc.split(t, size, d))], d)  # noqa: E731
-        bad = lambda: tc.split(Tensor(x), 0, d)  # noqa: E731
+        fn = lambda t: tc.cat([p * (i + 1) for i, p in enumerate(tc.split(t, size, d))], d)
+        bad = lambda: tc.split(Tensor(x), 0, d)
     else:  # pad
         mode = data.draw(st.sampled_from(["constant", "reflect", "replicate", "circular"]), label="mode")
         k = data.draw(st.integers(1, min(nd, 3)), label="padded dims")
@@ -328,8 +328,8 @@ def test_shape_ops(shape, seed, data, op):
         widths = []
         for n in reversed(shape[nd - k:]):
             widths += [data.draw(st.integers(0, min(2, limit(n)))), data.draw(st.integers(0, min(2, limit(n))))]
-        fn = lambda t: tc.pad(t, widths, mode=mode)  # noqa: E731
-        bad = lambda: tc.pad(Tensor(x), [1] * (2 * nd + 2), mode=mode)  # noqa: E731
+        fn = lambda t: tc.pad(t, widths, mode=mode)
+        bad = lambda: tc.pad(Tensor(x), [1] * (2 * nd + 2), mode=mode)
         # torch implements the non-constant modes only on (N, C, *spatial) with 1-3 padded dims
         skip_torch = mode != "constant" and not (k + 1 <= nd <= k + 2)
     y = fn(Tensor(x))
@@ -337,13 +337,13 @@ def test_shape_ops(shape, seed, data, op):
     check_grad(fn, [x])
     if torch is not None and not skip_torch:
         if op == "flatten":
-            tfn = lambda t: torch.flatten(t, a, b)  # noqa: E731
+            tfn = lambda t: torch.flatten(t, a, b)
         elif op == "split":
-            tfn = lambda t: torch.cat([p * (i + 1) for i, p in enumerate(torch.split(t, size, d))], d)  # noqa
+            tfn = lambda t: torch.cat([p * (i + 1) for i, p in enumerate(torch.split(t, size, d))], d)
         elif op == "pad":
-            tfn = lambda t: TF.pad(t, widths, mode=mode)  # noqa: E731
+            tfn = lambda t: TF.pad(t, widths, mode=mode)
         elif op == "getitem":
-            tfn = lambda t: t[idx]  # noqa: E731
+            tfn = lambda t: t[idx]
         else:
             tfn = fn
         torch_agrees(fn, tfn, [x])
@@ -429,7 +429,7 @@ def test_conv2d(c, seed):
     wt = rand(seed + 1, (c["cout"], c["cin"] // c["groups"]) + c["k"])
     arrays = [x, wt] + ([rand(seed + 2, (c["cout"],))] if c["bias"] else [])
     kw = {k: c[k] for k in ("stride", "padding", "dilation", "groups")}
-    fn = lambda *ts: F_conv2d(*ts, **kw)  # noqa: E731
+    fn = lambda *ts: F_conv2d(*ts, **kw)
     y = fn(*[Tensor(a) for a in arrays])
     assert tuple(y.shape) == (c["n"], c["cout"]) + _conv_expected_hw(c)
     check_grad(fn, arrays, directional=True)
@@ -463,37 +463,37 @@ def test_conv2d_invalid_arguments(c, seed, data):
     fault = data.draw(st.sampled_from(["channels", "ndim", "kernel", "stride", "padding", "dilation", "groups",
                                        "bias", "dtype", "padding_str", "stride_type"]), label="fault")
     if fault == "channels":
-        call = lambda: F_conv2d(Tensor(rand(seed, (c["n"], c["cin"] + 1) + c["hw"])), w, **kw)  # noqa: E731
+        call = lambda: F_conv2d(Tensor(rand(seed, (c["n"], c["cin"] + 1) + c["hw"])), w, **kw)
         names = ("input channels",)
     elif fault == "ndim":
-        call = lambda: F_conv2d(Tensor(rand(seed, (c["cin"],) + c["hw"])), w, **kw)  # noqa: E731
+        call = lambda: F_conv2d(Tensor(rand(seed, (c["cin"],) + c["hw"])), w, **kw)
         names = ("4-D",)
     elif fault == "kernel":
         big = tuple(s + 2 * 3 + 1 for s in c["hw"])
-        call = lambda: F_conv2d(x, Tensor(rand(seed, (c["cout"], c["cin"] // c["groups"]) + big)),  # noqa: E731
+        call = lambda: F_conv2d(x, Tensor(rand(seed, (c["cout"], c["cin"] // c["groups"]) + big)),
                                 **{**kw, "padding": 0})
         names = ("larger than the padded input",)
     elif fault in ("stride", "dilation"):
         value = data.draw(st.sampled_from([0, -1, (1, 0), (-2, 1)]), label="value")
-        call = lambda: F_conv2d(x, w, **{**kw, fault: value, "padding": 0})  # noqa: E731
+        call = lambda: F_conv2d(x, w, **{**kw, fault: value, "padding": 0})
         names = (fault,)
     elif fault == "padding":
-        call = lambda: F_conv2d(x, w, **{**kw, "padding": data.draw(st.sampled_from([-1, (0, -2)]))})  # noqa
+        call = lambda: F_conv2d(x, w, **{**kw, "padding": data.draw(st.sampled_from([-1, (0, -2)]))})
         names = ("padding",)
     elif fault == "padding_str":
-        call = lambda: F_conv2d(x, w, **{**kw, "padding": "full"})  # noqa: E731
+        call = lambda: F_conv2d(x, w, **{**kw, "padding": "full"})
         names = ("padding",)
     elif fault == "stride_type":
-        call = lambda: F_conv2d(x, w, **{**kw, "stride": 1.5})  # noqa: E731
+        call = lambda: F_conv2d(x, w, **{**kw, "stride": 1.5})
         names = ("stride",)
     elif fault == "groups":
-        call = lambda: F_conv2d(x, w, **{**kw, "groups": data.draw(st.sampled_from([0, -1, c["cout"] + 1]))})  # noqa
+        call = lambda: F_conv2d(x, w, **{**kw, "groups": data.draw(st.sampled_from([0, -1, c["cout"] + 1]))})
         names = ("groups", "input channels")
     elif fault == "bias":
-        call = lambda: F_conv2d(x, w, Tensor(rand(seed, (c["cout"] + 1,))), **kw)  # noqa: E731
+        call = lambda: F_conv2d(x, w, Tensor(rand(seed, (c["cout"] + 1,))), **kw)
         names = ("bias",)
     else:
-        call = lambda: F_conv2d(x.float(), w.double(), **kw)  # noqa: E731
+        call = lambda: F_conv2d(x.float(), w.double(), **kw)
         names = ("float",)
     assert_clear_error(call, *names)
 
@@ -600,7 +600,7 @@ def test_adaptive_pool2d(n, c, hw, out, kind, seed):
     if not hasattr(F, name):
         pytest.skip(f"{name} not in tinycnn.nn.functional yet")
     x = rand(seed, (n, c) + hw)
-    fn = lambda t: getattr(F, name)(t, out)  # noqa: E731
+    fn = lambda t: getattr(F, name)(t, out)
     y = fn(Tensor(x))
     y = y[0] if isinstance(y, tuple) else y
     assert tuple(y.shape) == (n, c) + out
@@ -645,7 +645,7 @@ def test_batch_norm(n, c, spatial, affine, training, momentum, seed):
        seed=seeds)
 def test_local_response_norm(n, c, hw, size, alpha, beta, k, seed):
     x = rand(seed, (n, c) + hw)
-    fn = lambda t: F.local_response_norm(t, size, alpha, beta, k)  # noqa: E731
+    fn = lambda t: F.local_response_norm(t, size, alpha, beta, k)
     assert tuple(fn(Tensor(x)).shape) == x.shape
     check_grad(fn, [x])
     if torch is not None:
@@ -706,13 +706,13 @@ def test_class_losses(n, c, extra, weighted, ignore, smoothing, reduction, nll, 
     w = rand(seed + 1, (c,), 0.2, 2.0) if weighted else None
     if nll:
         x = np.log(np.exp(x) / np.exp(x).sum(axis=1, keepdims=True))
-        ours = lambda t: F.nll_loss(t, Tensor(target), weight=None if w is None else Tensor(w), **kw)  # noqa
-        theirs = lambda t: TF.nll_loss(t, torch.tensor(target), weight=None if w is None else torch.tensor(w),  # noqa
+        ours = lambda t: F.nll_loss(t, Tensor(target), weight=None if w is None else Tensor(w), **kw)
+        theirs = lambda t: TF.nll_loss(t, torch.tensor(target), weight=None if w is None else torch.tensor(w),
                                        **kw)
     else:
         kw["label_smoothing"] = smoothing
-        ours = lambda t: F.cross_entropy(t, Tensor(target), weight=None if w is None else Tensor(w), **kw)  # noqa
-        theirs = lambda t: TF.cross_entropy(t, torch.tensor(target),  # noqa: E731
+        ours = lambda t: F.cross_entropy(t, Tensor(target), weight=None if w is None else Tensor(w), **kw)
+        theirs = lambda t: TF.cross_entropy(t, torch.tensor(target),
                                             weight=None if w is None else torch.tensor(w), **kw)
     y = ours(Tensor(x))
     assert tuple(y.shape) == (() if kw["reduction"] != "none" else (n,) + extra)
@@ -746,7 +746,7 @@ def test_elementwise_losses(shape, seed, kind, weighted, reduction):
     if kind == "bce_logits" and weighted:
         kw["pos_weight"] = rand(seed + 3, shape[-1:], 0.2, 3.0)
     ours_kw = {k: Tensor(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
-    ours = lambda t, y: fn(t, y, **ours_kw)  # noqa: E731
+    ours = lambda t, y: fn(t, y, **ours_kw)
     out = ours(Tensor(x), Tensor(target))
     assert tuple(out.shape) == (shape if reduction == "none" else ())
     check_grad(lambda t: ours(t, Tensor(target)), [x])

@@ -10,13 +10,12 @@ from tinycnn import Tensor, nn
 from tinycnn.nn import init
 from tinycnn.utils.gradcheck_registry import REGISTRY
 
-torch = pytest.importorskip("torch")
 
 
 # ---- linear ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("x_shape", [(5, 4), (2, 3, 4), (4,), (2, 1, 3, 4)])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_linear_matches_torch_in_float64(x_shape, with_bias):
+def test_linear_matches_torch_in_float64(x_shape, with_bias, torch):
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(x_shape), rng.standard_normal((3, 4))] + ([rng.standard_normal(3)]
                                                                            if with_bias else [])
@@ -39,7 +38,7 @@ def test_linear_registered_gradcheck(name):
     assert tinycnn.gradcheck(op.fn, inputs, atol=1e-7, rtol=1e-6)
 
 
-def test_linear_module_shapes_dtype_and_repr():
+def test_linear_module_shapes_dtype_and_repr(torch):
     layer = nn.Linear(400, 120)
     assert repr(layer) == repr(torch.nn.Linear(400, 120)) == "Linear(in_features=400, out_features=120, bias=True)"
     assert repr(nn.Linear(3, 2, bias=False)) == repr(torch.nn.Linear(3, 2, bias=False))
@@ -85,7 +84,7 @@ def test_linear_wrong_feature_count_is_a_clear_error():
 
 # ---- init --------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("shape", [(7, 5), (16, 6, 5, 5), (4, 3, 2), (8, 1, 3, 3, 3)])
-def test_fan_computation_matches_torch(shape):
+def test_fan_computation_matches_torch(shape, torch):
     ours = init._calculate_fan_in_and_fan_out(tinycnn.zeros(*shape))
     assert ours == torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape))
 
@@ -100,7 +99,7 @@ def test_fan_needs_two_dimensions_and_mode_is_checked():
 @pytest.mark.parametrize("nl,param", [("linear", None), ("conv2d", None), ("sigmoid", None), ("tanh", None),
                                       ("relu", None), ("leaky_relu", None), ("leaky_relu", 0.2),
                                       ("leaky_relu", math.sqrt(5)), ("selu", None)])
-def test_calculate_gain_matches_torch(nl, param):
+def test_calculate_gain_matches_torch(nl, param, torch):
     assert init.calculate_gain(nl, param) == pytest.approx(torch.nn.init.calculate_gain(nl, param), rel=1e-12)
 
 
@@ -171,14 +170,14 @@ needs_reshape = pytest.mark.skipif(not hasattr(Tensor, "reshape"),
                                    reason="shape ops (Tensor.reshape) not installed yet")
 
 
-def test_identity():
+def test_identity(torch):
     x = tinycnn.randn(2, 3)
     assert nn.Identity(54, unused="x")(x) is x
     assert repr(nn.Identity()) == repr(torch.nn.Identity())
 
 
 @needs_reshape
-def test_flatten_unflatten():
+def test_flatten_unflatten(torch):
     x = tinycnn.randn(2, 3, 4, 5)
     assert nn.Flatten()(x).shape == (2, 60)
     assert nn.Flatten(0, 2)(x).shape == (24, 5)

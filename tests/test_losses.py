@@ -7,8 +7,6 @@ import tinycnn.nn.functional as F
 from tinycnn import Tensor, nn
 from tinycnn.utils.gradcheck_registry import REGISTRY
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
 REDUCTIONS = ["none", "mean", "sum"]
 
 
@@ -18,6 +16,7 @@ def _compare(ours, theirs, inputs, consts=(), kwargs=None, grad_inputs=None, rto
     ``inputs`` are float64 arrays that require grad; ``consts`` are passed as they are (numpy arrays to
     tinycnn, converted to torch tensors for torch).
     """
+    import torch
     kwargs = kwargs or {}
     rng = np.random.default_rng(99)
     ts = [Tensor(a.copy(), requires_grad=True) for a in inputs]
@@ -48,7 +47,8 @@ CE_OPTIONS = [
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("opts", CE_OPTIONS, ids=lambda o: ",".join(o) or "plain")
 @pytest.mark.parametrize("shape", [(6, 5), (3, 5, 2, 3), (5,)], ids=["2d", "kdim", "unbatched"])
-def test_cross_entropy_matches_torch(shape, opts, reduction):
+def test_cross_entropy_matches_torch(shape, opts, reduction, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(0)
     z = rng.standard_normal(shape) * 2
     tshape = () if len(shape) == 1 else (shape[0],) + shape[2:]
@@ -63,7 +63,8 @@ def test_cross_entropy_matches_torch(shape, opts, reduction):
 @pytest.mark.parametrize("opts", [o for o in CE_OPTIONS if "label_smoothing" not in o],
                          ids=lambda o: ",".join(o) or "plain")
 @pytest.mark.parametrize("shape", [(6, 5), (3, 5, 2, 3)], ids=["2d", "kdim"])
-def test_nll_loss_matches_torch(shape, opts, reduction):
+def test_nll_loss_matches_torch(shape, opts, reduction, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(1)
     x = rng.standard_normal(shape)
     y = rng.integers(0, 5, (shape[0],) + shape[2:])
@@ -89,7 +90,8 @@ def test_all_ignored_mean_is_nan_and_sum_is_zero_like_torch():
     assert np.isnan(F.nll_loss(z, y).item())
 
 
-def test_cross_entropy_is_stable_for_logits_of_1e3():
+def test_cross_entropy_is_stable_for_logits_of_1e3(torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(3)
     for dtype in (np.float32, np.float64):
         z = (rng.standard_normal((5, 4)) * 1e3).astype(dtype)
@@ -125,7 +127,8 @@ def test_class_losses_bad_input_errors():
 
 # ---- elementwise losses ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_mse_and_l1_match_torch_with_target_gradients(reduction):
+def test_mse_and_l1_match_torch_with_target_gradients(reduction, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(4)
     x, t = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
     t[0, 0] = x[0, 0]  # the L1 kink: gradient 0 (sign(0)) in both libraries
@@ -135,7 +138,8 @@ def test_mse_and_l1_match_torch_with_target_gradients(reduction):
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("weighted", [False, True])
-def test_binary_cross_entropy_matches_torch(reduction, weighted):
+def test_binary_cross_entropy_matches_torch(reduction, weighted, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(5)
     x, t = rng.uniform(0.05, 0.95, (3, 4)), rng.uniform(0, 1, (3, 4))
     kw = {"reduction": reduction}
@@ -144,7 +148,8 @@ def test_binary_cross_entropy_matches_torch(reduction, weighted):
     _compare(F.binary_cross_entropy, TF.binary_cross_entropy, [x, t], kwargs=kw)
 
 
-def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch():
+def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch(torch):
+    TF = torch.nn.functional
     x, t = np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0, 1.0])
     # rtol 1e-8: PyTorch clamps x (1 - x) at the float32 constant 1e-12 (4e-9 relative off), we at 1e-12
     _compare(F.binary_cross_entropy, TF.binary_cross_entropy, [x], [t], {"reduction": "none"}, rtol=1e-8)
@@ -153,7 +158,8 @@ def test_binary_cross_entropy_clamps_log_at_minus_100_like_torch():
 
 @pytest.mark.parametrize("reduction", REDUCTIONS)
 @pytest.mark.parametrize("opts", ["plain", "weight", "pos_weight", "both"])
-def test_bce_with_logits_matches_torch(reduction, opts):
+def test_bce_with_logits_matches_torch(reduction, opts, torch):
+    TF = torch.nn.functional
     rng = np.random.default_rng(6)
     z, t = rng.standard_normal((3, 4)) * 3, rng.uniform(0, 1, (3, 4))
     kw = {"reduction": reduction}
@@ -164,7 +170,8 @@ def test_bce_with_logits_matches_torch(reduction, opts):
     _compare(F.binary_cross_entropy_with_logits, TF.binary_cross_entropy_with_logits, [z, t], kwargs=kw)
 
 
-def test_bce_with_logits_is_stable_for_logits_of_50_and_more():
+def test_bce_with_logits_is_stable_for_logits_of_50_and_more(torch):
+    TF = torch.nn.functional
     for dtype in (np.float32, np.float64):
         z = np.array([-1000.0, -50.0, -20.0, 0.0, 20.0, 50.0, 1000.0], dtype=dtype)
         t = np.array([1.0, 1.0, 0.0, 0.5, 1.0, 0.0, 0.0], dtype=dtype)
@@ -204,12 +211,12 @@ def test_gradcheck_cross_entropy_all_options(reduction):
     rng = np.random.default_rng(8)
     y = np.array([[1, -100, 0], [2, 2, 1]])
     w = np.array([0.5, 2.0, 1.2])
-    fn = lambda z: F.cross_entropy(z, y, weight=w, label_smoothing=0.3, reduction=reduction)  # noqa: E731
+    fn = lambda z: F.cross_entropy(z, y, weight=w, label_smoothing=0.3, reduction=reduction)
     assert tinycnn.gradcheck(fn, [rng.standard_normal((2, 3, 3))], atol=1e-7, rtol=1e-6)
 
 
 # ---- modules -----------------------------------------------------------------------------------------------
-def test_loss_modules_match_functional_and_torch():
+def test_loss_modules_match_functional_and_torch(torch):
     rng = np.random.default_rng(9)
     z, y = rng.standard_normal((4, 3)), np.array([0, 2, 1, -100])
     w = np.array([1.0, 2.0, 0.5])

@@ -1,4 +1,4 @@
-"""A long run does not grow (issue 9): 2,000 LeNet-5 training steps keep resident memory flat.
+"""A long run does not grow: 2,000 LeNet-5 training steps keep resident memory flat.
 
 Measured after a warm-up (so that NumPy's and the allocator's pools, Numba's compiled kernels and Adam's
 moment buffers already exist): resident set size via /proc/self/statm, and the number of live Python objects

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_helpers import layer_settings
 
 import tinycnn
 from tinycnn import models, nn, optim
@@ -332,25 +333,6 @@ def _tv_build(name, meta=False, **kwargs):
     return getattr(tvm, name)(**kwargs)
 
 
-def _settings(model):
-    out = []
-    for m in model.modules():
-        kind = type(m).__name__
-        if kind == "BatchNorm2d":
-            out.append((kind, m.eps, m.momentum))
-        elif kind == "Dropout":
-            out.append((kind, round(float(m.p), 6)))
-        elif kind in ("MaxPool2d", "AvgPool2d"):
-            out.append((kind, _pair(m.kernel_size), _pair(m.stride), _pair(m.padding), bool(m.ceil_mode)))
-        elif kind == "Conv2d":
-            out.append((kind, _pair(m.stride), _pair(m.padding), _pair(m.dilation), m.groups))
-    return out
-
-
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
 def test_structure_matches_torchvision(built):
     name, model = built
     if name.endswith("_d2l"):
@@ -361,7 +343,7 @@ def test_structure_matches_torchvision(built):
     assert _keys(model) == [[k, list(v.shape)] for k, v in ref.state_dict().items()]
     assert _n_params(model) == sum(p.numel() for p in ref.parameters())
     assert _type_counts(model) == _type_counts(ref)
-    assert _settings(model) == _settings(ref)
+    assert layer_settings(model) == layer_settings(ref)
 
 
 def _randomize_bn(ref, torch):

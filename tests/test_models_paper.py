@@ -499,7 +499,7 @@ def test_googlenet_2014_matches_torch_code(torch):
     class Net(tnn.Module):
         def __init__(self):
             super().__init__()
-            pool = lambda: tnn.MaxPool2d(3, 2, ceil_mode=True)   # noqa: E731
+            pool = lambda: tnn.MaxPool2d(3, 2, ceil_mode=True)
             self.conv1, self.maxpool1, self.lrn1 = Conv(3, 64, kernel_size=7, stride=2, padding=3), pool(), lrn()
             self.conv2_reduce, self.conv2 = Conv(64, 64, kernel_size=1), Conv(64, 192, kernel_size=3, padding=1)
             self.lrn2, self.maxpool2 = lrn(), pool()

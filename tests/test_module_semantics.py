@@ -35,7 +35,7 @@ def test_reassigned_child_keeps_its_place_like_torch(torch):
     assert [n for n, _ in ours.named_children()] == [n for n, _ in theirs.named_children()]
     assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
     assert list(ours.state_dict()) == list(theirs.state_dict())
-    # the idiom that used to drop the wrong layer: everything but the head
+    # everything but the head: drops the wrong layer unless reassignment keeps the order
     body = nn.Sequential(*list(ours.children())[:-1])
     t_body = torch.nn.Sequential(*list(theirs.children())[:-1])
     assert [type(m).__name__ for m in body] == [type(m).__name__ for m in t_body]

@@ -3,17 +3,13 @@ import numpy as np
 import pytest
 
 import tinycnn
-from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch,
+from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, lib,
                      assert_no_inplace)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-torch = pytest.importorskip("torch")
 
 MASK = np.array([[True, False, True, False], [False, False, True, True], [True, True, False, False]])
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
 
 
 def positive(rng):
@@ -48,31 +44,31 @@ def tied(rng):
     return [a, b]
 
 
-# (id, ours, torch, inputs away from kinks, inputs that hit the kinks/ties exactly (torch comparison only))
+# (id, ours, theirs (torch through lib), inputs away from kinks, inputs at the kinks/ties (torch comparison only))
 CASES = [
-    ("exp", tinycnn.exp, torch.exp, normal((3, 4)), None),
-    ("log", tinycnn.log, torch.log, positive, None),
-    ("sqrt", tinycnn.sqrt, torch.sqrt, positive, None),
-    ("abs", tinycnn.abs, torch.abs, away_from(0.0), with_kinks),
+    ("exp", tinycnn.exp, lambda x: lib(x).exp(x), normal((3, 4)), None),
+    ("log", tinycnn.log, lambda x: lib(x).log(x), positive, None),
+    ("sqrt", tinycnn.sqrt, lambda x: lib(x).sqrt(x), positive, None),
+    ("abs", tinycnn.abs, lambda x: lib(x).abs(x), away_from(0.0), with_kinks),
     ("abs_method", lambda x: abs(x), lambda x: abs(x), away_from(0.0), with_kinks),
-    # clamp at its bounds: PyTorch changed the subgradient (pytorch#184572: 1 up to 2.13, 0 for number bounds
-    # and 0.5 ties for tensor bounds after); we follow the reference semantics (section 6), checked in
-    # test_kink_values_are_pytorchs, so the oracle comparison stays away from the bounds.
+    # clamp at its bounds: PyTorch changed the subgradient (1 up to 2.13, 0 for number bounds and 0.5 ties
+    # for tensor bounds after); tinycnn follows 2.14, checked in test_kink_values_are_pytorchs, so the oracle
+    # comparison stays away from the bounds.
     ("clamp", lambda x: x.clamp(-0.5, 0.5), lambda x: x.clamp(-0.5, 0.5), away_from(-0.5, 0.5), None),
-    ("clamp_min", lambda x: tinycnn.clamp(x, min=0.0), lambda x: torch.clamp(x, min=0.0), away_from(0.0), None),
+    ("clamp_min", lambda x: tinycnn.clamp(x, min=0.0), lambda x: lib(x).clamp(x, min=0.0), away_from(0.0), None),
     ("clamp_max", lambda x: x.clamp(max=1.0), lambda x: x.clamp(max=1.0), away_from(1.0), None),
     ("clamp_tensor_bounds", lambda x, lo: tinycnn.clamp(x, lo, lo + 1.0),
-     lambda x, lo: torch.clamp(x, lo, lo + 1.0), apart, None),
-    ("maximum", tinycnn.maximum, torch.maximum, apart, tied),
-    ("minimum", tinycnn.minimum, torch.minimum, apart, tied),
+     lambda x, lo: lib(x).clamp(x, lo, lo + 1.0), apart, None),
+    ("maximum", tinycnn.maximum, lambda a, b: lib(a).maximum(a, b), apart, tied),
+    ("minimum", tinycnn.minimum, lambda a, b: lib(a).minimum(a, b), apart, tied),
     ("maximum_method_swapped", lambda a, b: b.maximum(a), lambda a, b: b.maximum(a), apart, tied),
-    ("sign", tinycnn.sign, torch.sign, away_from(0.0), with_kinks),
-    ("where", lambda a, b: tinycnn.where(Tensor(MASK), a, b), lambda a, b: torch.where(torch.tensor(MASK), a, b),
+    ("sign", tinycnn.sign, lambda x: lib(x).sign(x), away_from(0.0), with_kinks),
+    ("where", lambda a, b: tinycnn.where(Tensor(MASK), a, b), lambda a, b: lib(a).where(lib(a).tensor(MASK), a, b),
      normal((3, 4), (4,)), None),
     ("where_scalar", lambda a: tinycnn.where(Tensor(MASK), a, 0.5),
-     lambda a: torch.where(torch.tensor(MASK), a, 0.5), normal((3, 4)), None),
+     lambda a: lib(a).where(lib(a).tensor(MASK), a, 0.5), normal((3, 4)), None),
     ("where_method", lambda a, b: a.where(Tensor(MASK[0]), b),
-     lambda a, b: a.where(torch.tensor(MASK[0]), b), normal((3, 4), (3, 1)), None),
+     lambda a, b: a.where(lib(a).tensor(MASK[0]), b), normal((3, 4), (3, 1)), None),
     ("chain", lambda x: (x.exp() + 1.0).log().sqrt(), lambda x: (x.exp() + 1.0).log().sqrt(),
      normal((2, 3)), None),
 ]
@@ -85,7 +81,7 @@ def test_finite_differences_float64(name, ours, theirs, make, kinks):
 
 
 @pytest.mark.parametrize("name,ours,theirs,make,kinks", CASES, ids=IDS)
-def test_matches_torch_float64(name, ours, theirs, make, kinks):
+def test_matches_torch_float64(name, ours, theirs, make, kinks, torch):
     rng = np.random.default_rng(1)
     assert_matches_torch(ours, theirs, make(rng))
     if kinks is not None:  # PyTorch's exact values at the kinks / ties
@@ -103,7 +99,7 @@ def test_no_inplace_modification(name, ours, theirs, make, kinks):
 
 
 def test_kink_values_are_pytorchs():
-    """The values of /work/shared/reference/torch_semantics.md section 6 (torch 2.14)."""
+    """PyTorch 2.14's gradients at kinks and ties (clamp, abs, maximum), as constants: checked without torch."""
     x = np.array([-1.0, 0.0, 3.0, 6.0, 7.0])
     _, (g,) = analytic_grad(lambda t: t.clamp(0, 6), [x], upstream=np.ones(5))
     np.testing.assert_array_equal(g, [0, 0, 1, 0, 0])  # number bounds: 0 at both bounds

@@ -3,15 +3,11 @@ import numpy as np
 import pytest
 
 import tinycnn
-from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch,
-                     assert_no_inplace)
+from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, assert_no_inplace,
+                     lib)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-torch = pytest.importorskip("torch")
-
-
-def normal(shape):
-    return lambda rng: [rng.standard_normal(shape)]
 
 
 def distinct(shape):
@@ -33,7 +29,7 @@ CASES = [
     ("sum_dim", lambda x: x.sum(1), normal((2, 3, 4))),
     ("sum_tuple_neg", lambda x: x.sum((0, -1)), normal((2, 3, 4))),
     ("sum_keepdim", lambda x: x.sum(dim=-2, keepdim=True), normal((2, 3, 4))),
-    ("sum_fn", lambda x: (tinycnn if isinstance(x, Tensor) else torch).sum(x, 0), normal((3, 4))),
+    ("sum_fn", lambda x: lib(x).sum(x, 0), normal((3, 4))),
     ("mean_all", lambda x: x.mean(), normal((2, 3, 4))),
     ("mean_tuple", lambda x: x.mean((2, 0)), normal((2, 3, 4))),
     ("mean_keepdim", lambda x: x.mean(1, keepdim=True), normal((2, 3, 4))),
@@ -47,12 +43,12 @@ CASES = [
     ("max_dim", lambda x: x.max(1).values, distinct((2, 3, 4))),
     ("max_dim_keepdim", lambda x: x.max(dim=-1, keepdim=True)[0], distinct((2, 3, 4))),
     ("min_dim", lambda x: x.min(0).values, distinct((3, 4))),
-    ("min_dim_fn", lambda x: (tinycnn if isinstance(x, Tensor) else torch).min(x, 1, keepdim=True).values,
+    ("min_dim_fn", lambda x: lib(x).min(x, 1, keepdim=True).values,
      distinct((3, 4))),
     ("amax_tuple", lambda x: x.amax((0, 2)), distinct((2, 3, 4))),
     ("amax_all", lambda x: x.amax(), distinct((2, 3))),
     ("amin_keepdim", lambda x: x.amin(-1, keepdim=True), distinct((2, 3, 4))),
-    ("max_elementwise", lambda x: (tinycnn if isinstance(x, Tensor) else torch).max(x, x * 0.5 + 0.1),
+    ("max_elementwise", lambda x: lib(x).max(x, x * 0.5 + 0.1),
      distinct((3, 4))),
 ]
 IDS = [c[0] for c in CASES]
@@ -65,12 +61,12 @@ def test_finite_differences_float64(name, fn, make):
 
 
 @pytest.mark.parametrize("name,fn,make", CASES, ids=IDS)
-def test_matches_torch_float64(name, fn, make):
+def test_matches_torch_float64(name, fn, make, torch):
     assert_matches_torch(fn, fn, make(np.random.default_rng(1)))
 
 
 @pytest.mark.parametrize("name,fn,make", TIE_CASES, ids=[c[0] for c in TIE_CASES])
-def test_tie_gradients_match_torch(name, fn, make):
+def test_tie_gradients_match_torch(name, fn, make, torch):
     """max()/amax split ties evenly, max(dim) sends everything to the returned (first) index."""
     assert_matches_torch(fn, fn, ties())
 
@@ -97,7 +93,7 @@ def test_tie_rules_explicitly():
 @pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (0, False), (1, True), (-1, False),
                                          (2, True)])
 @pytest.mark.parametrize("op", ["argmax", "argmin", "max", "min"])
-def test_indices_match_torch(op, dim, keepdim):
+def test_indices_match_torch(op, dim, keepdim, torch):
     x = ties()[0]
     t = torch.tensor(x)
     if op in ("max", "min"):
@@ -154,7 +150,7 @@ def test_zero_dim_and_integer_inputs():
 
 
 @pytest.mark.filterwarnings("ignore:var")
-def test_var_with_too_few_elements_is_nan_or_inf_like_torch():
+def test_var_with_too_few_elements_is_nan_or_inf_like_torch(torch):
     x = [np.array([[1.0], [2.0]])]
     out, (g,) = analytic_grad(lambda t: t.var(1), x)
     t_out = torch.tensor(x[0]).var(1).numpy()

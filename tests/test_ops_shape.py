@@ -3,26 +3,16 @@ import numpy as np
 import pytest
 
 import tinycnn
-from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch,
-                     assert_no_inplace)
+from helpers import (analytic_grad, assert_grads_match, assert_keeps_float32, assert_matches_torch, assert_no_inplace,
+                     lib)
 from tinycnn import Tensor
+from tinycnn.utils.gradcheck_cases.common import normal
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
 MASK = np.array([[True, False, True, True], [False, False, True, False], [True, True, False, False]])
 
 
-def lib(x):
-    """The library ``x`` belongs to, so one lambda serves both (tinycnn.cat vs torch.cat)."""
-    return tinycnn if isinstance(x, Tensor) else torch
-
-
 def pad(x, *args, **kwargs):
-    return tinycnn.pad(x, *args, **kwargs) if isinstance(x, Tensor) else TF.pad(x, *args, **kwargs)
-
-
-def normal(*shapes):
-    return lambda rng: [rng.standard_normal(s) for s in shapes]
+    return tinycnn.pad(x, *args, **kwargs) if isinstance(x, Tensor) else lib(x).nn.functional.pad(x, *args, **kwargs)
 
 
 # (id, function used for both libraries, inputs)
@@ -83,7 +73,7 @@ def test_finite_differences_float64(name, fn, make):
 
 
 @pytest.mark.parametrize("name,fn,make", CASES, ids=IDS)
-def test_matches_torch_float64(name, fn, make):
+def test_matches_torch_float64(name, fn, make, torch):
     assert_matches_torch(fn, fn, make(np.random.default_rng(1)))
 
 

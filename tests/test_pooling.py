@@ -12,8 +12,6 @@ import tinycnn.nn as nn
 import tinycnn.nn.functional as F
 from tinycnn import Tensor, kernels
 
-torch = pytest.importorskip("torch")
-TF = torch.nn.functional
 KSETS = ["numpy", "numba"]
 
 
@@ -25,6 +23,7 @@ def _restore_kernels():
 
 def compare(ours_fn, torch_fn, x, seed=0, with_indices=False):
     """Run both on x (float64), backward a random upstream; compare output, input gradient, indices."""
+    import torch
     X, tx = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, ty = ours_fn(X), torch_fn(tx)
     if with_indices:
@@ -56,7 +55,8 @@ MAX_CASES = [
 
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("case", MAX_CASES, ids=[str(i) for i in range(len(MAX_CASES))])
-def test_max_pool2d_matches_torch(case, kset):
+def test_max_pool2d_matches_torch(case, kset, torch):
+    TF = torch.nn.functional
     kernels.set_kernels(kset)
     h, w, k, s, p, d, ceil = case
     x = np.random.default_rng(h * w).standard_normal((2, 3, h, w))
@@ -67,7 +67,8 @@ def test_max_pool2d_matches_torch(case, kset):
 
 
 @pytest.mark.parametrize("kset", KSETS)
-def test_max_pool_ties_nan_and_padding(kset):
+def test_max_pool_ties_nan_and_padding(kset, torch):
+    TF = torch.nn.functional
     kernels.set_kernels(kset)
     for x, k in [(np.full((1, 1, 2, 2), 3.0), 2), (np.array([[[[1., 5.], [5., 0.]]]]), 2),
                  (np.ones((2, 3, 17, 17)), 3)]:          # ties: the first maximum (row-major) wins
@@ -104,7 +105,8 @@ AVG_CASES = [
 
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("case", AVG_CASES, ids=[str(i) for i in range(len(AVG_CASES))])
-def test_avg_pool2d_matches_torch(case, kset):
+def test_avg_pool2d_matches_torch(case, kset, torch):
+    TF = torch.nn.functional
     kernels.set_kernels(kset)
     h, w, k, s, p, ceil, cip, div = case
     x = np.random.default_rng(h + w).standard_normal((2, 3, h, w))
@@ -117,7 +119,8 @@ def test_avg_pool2d_matches_torch(case, kset):
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("hw,out", [((5, 7), (3, 2)), ((2, 2), (7, 7)), ((1, 1), (6, 6)), ((7, 7), 1),
                                     ((9, 4), (2, None)), ((6, 8), (3, 4))])
-def test_adaptive_pools_match_torch(kset, hw, out):
+def test_adaptive_pools_match_torch(kset, hw, out, torch):
+    TF = torch.nn.functional
     kernels.set_kernels(kset)
     x = np.random.default_rng(0).standard_normal((2, 3, *hw))
     compare(lambda t: F.adaptive_avg_pool2d(t, out), lambda t: TF.adaptive_avg_pool2d(t, out), x)
@@ -203,7 +206,8 @@ def pool_configs(draw):
 
 @settings(max_examples=25, deadline=None)
 @given(pool_configs())
-def test_property_random_pool_configs_match_torch(cfg):
+def test_property_random_pool_configs_match_torch(torch, cfg):
+    TF = torch.nn.functional
     kernels.set_kernels(cfg["kset"])
     x = np.random.default_rng(0).standard_normal((1, 2, *cfg["hw"]))
     mk = dict(kernel_size=cfg["k"], stride=cfg["s"], padding=cfg["p"], dilation=cfg["d"], ceil_mode=cfg["ceil"])

@@ -1,4 +1,4 @@
-"""README's examples run as written, and the seed notes' LeNet prints the same shapes as under PyTorch."""
+"""README's examples run as written, and the first example's LeNet prints the same shapes as under PyTorch."""
 import contextlib
 import io
 import re
@@ -33,7 +33,7 @@ def test_first_example_prints_the_shapes_shown_in_the_readme():
 
 def test_seed_lenet_prints_the_same_shapes_as_pytorch():
     torch = pytest.importorskip("torch")
-    body = python_blocks()[0].split("\n", 2)[2]          # the notes' code, after the two import lines
+    body = python_blocks()[0].split("\n", 2)[2]          # the example's code, after the two import lines
     ours = run("import tinycnn as torch\nfrom tinycnn import nn\n" + body)
     theirs = run("import torch\nfrom torch import nn\n" + body)
     assert torch is not None and shapes(ours) == shapes(theirs) and len(shapes(ours)) == 12

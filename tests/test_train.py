@@ -112,7 +112,7 @@ def test_confusion_matrix_labels_stay_readable_for_long_class_names(tmp_path):
     names = [f"a rather long class name number {i}" for i in range(10)]
     captured = {}
     real_save = plotting._save_atomically
-    monkey = lambda fig, path: (captured.setdefault("fig", fig), real_save(fig, path))  # noqa: E731
+    monkey = lambda fig, path: (captured.setdefault("fig", fig), real_save(fig, path))
     plotting._save_atomically = monkey
     try:
         plotting.plot_confusion(np.eye(10, dtype=int) * 5, str(tmp_path / "cm.png"), names)

@@ -12,10 +12,10 @@ from tinycnn.utils import conv_output_size, conv_params, receptive_field, stack_
 
 # ---- sizes -----------------------------------------------------------------------------------------------
 def test_notes_bottleneck_example():
-    # the notes (GoogLeNet): 5x5 conv 512 -> 64 directly vs. a 1x1 reduction to 24 channels first
+    # GoogLeNet's inception (4b): 5x5 conv 512 -> 64 directly vs. a 1x1 reduction to 24 channels first
     assert conv_params(512, 64, 5, bias=False) == 819_200
     assert conv_params(512, 24, 1, bias=False) + conv_params(24, 64, 5, bias=False) == 50_688
-    assert conv_params(3, 10, 3) == 280                       # notes: 10 filters 3x3x3 + bias = 280
+    assert conv_params(3, 10, 3) == 280                       # 10 filters 3x3x3 + bias = 280
     assert conv_params(32, 64, 3, groups=32) == 64 * 9 + 64   # grouped: each output sees 1 input channel
 
 
@@ -125,7 +125,7 @@ def test_lenet_table_from_the_notes():
     s = summary(_lenet(), (1, 28, 28))
     table = [(r.type, r.output_shape, r.params, r.macs) for r in s.rows if r.params or "Pool" in r.type]
     assert table == [
-        ("Conv2d", (1, 6, 28, 28), 156, 28 * 28 * 6 * 25),     # notes: 28x28x6, 5*5*1*6 + 6
+        ("Conv2d", (1, 6, 28, 28), 156, 28 * 28 * 6 * 25),     # 28x28x6, 5*5*1*6 + 6
         ("AvgPool2d", (1, 6, 14, 14), 0, 0),
         ("Conv2d", (1, 16, 10, 10), 2416, 10 * 10 * 16 * 150),  # 5*5*6*16 + 16 = 2400 + 16
         ("AvgPool2d", (1, 16, 5, 5), 0, 0),

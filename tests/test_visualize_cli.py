@@ -10,8 +10,7 @@ from cli_runs import tinycnn_cli, train_ok, user_error
 
 from tinycnn.cli import main
 
-PIL = pytest.importorskip("PIL")
-from PIL import Image  # noqa: E402
+Image = pytest.importorskip("PIL.Image")
 
 
 @pytest.fixture(scope="module")

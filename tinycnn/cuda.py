@@ -1,5 +1,5 @@
 """``tinycnn.cuda``: whether the optional CuPy GPU backend can be used."""
-from .backend import cuda_is_available
+from .backend import cuda_is_available, cupy_module
 
 
 def is_available() -> bool:
@@ -8,6 +8,5 @@ def is_available() -> bool:
 
 
 def device_count() -> int:
-    from .backend import cupy_module  # noqa: PLC0415
     cp = cupy_module()
     return cp.cuda.runtime.getDeviceCount() if cp is not None else 0

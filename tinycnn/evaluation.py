@@ -57,7 +57,7 @@ def evaluate_checkpoint(path: str, out: str | None = None, device: str = "cpu", 
                         data_root: str | None = None) -> dict:
     """Test accuracy and confusion matrix of a checkpoint written by ``tinycnn train``; saves
     ``<checkpoint>-confusion.png`` and ``<checkpoint>-misclassified.png`` (beside it, or in ``out``)."""
-    from .utils.plotting import confusion_matrix, plot_confusion, plot_image_grid  # noqa: PLC0415
+    from .utils.plotting import confusion_matrix, plot_confusion, plot_image_grid  # noqa: PLC0415  (matplotlib on demand)
     path = os.fspath(path)
     for name, value in (("test_limit", test_limit), ("device", device), ("data_root", data_root)):
         if value is not None:

@@ -62,9 +62,9 @@ def _collapse(value: str, ops: int) -> int:
 
 
 def run(args) -> int:
-    from . import manual_seed, tensor  # noqa: PLC0415  (the CLI loads the engine only for the command run)
-    from .models import get_model, googlenet_loss  # noqa: PLC0415
-    from .utils.graph import DotNotFoundError, Graph, output_format, trace_modules  # noqa: PLC0415
+    from . import manual_seed, tensor
+    from .models import get_model, googlenet_loss
+    from .utils.graph import DotNotFoundError, Graph, output_format, trace_modules
 
     out = args.out or f"{args.model}_graph.svg"
     try:

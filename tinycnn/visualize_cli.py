@@ -47,7 +47,7 @@ def add_parser(sub, parents=(), formatter_class=None) -> None:
 
 
 def _checkpoint_path(path: str) -> str:
-    from .run_errors import RunError  # noqa: PLC0415
+    from .run_errors import RunError
     if not os.path.isdir(path):
         return path
     for name in ("best.npz", "last.npz"):
@@ -59,9 +59,9 @@ def _checkpoint_path(path: str) -> str:
 
 def load_run_model(path: str):
     """(model in eval mode with the checkpoint's weights, its TrainConfig) from a checkpoint or run folder."""
-    from .builders import build_model, load_training_checkpoint  # noqa: PLC0415
-    from .run_errors import RunError  # noqa: PLC0415
-    from .train_settings import TrainConfig  # noqa: PLC0415
+    from .builders import build_model, load_training_checkpoint
+    from .run_errors import RunError
+    from .train_settings import TrainConfig
     path = _checkpoint_path(os.fspath(path))
     state = load_training_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
@@ -81,11 +81,11 @@ def load_run_model(path: str):
 
 def load_image(path: str, config, model):
     """The image at ``path`` preprocessed as the run's test images: a (C, H, W) tensor."""
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
+    from PIL import Image, UnidentifiedImageError
 
-    from .builders import first_conv_channels  # noqa: PLC0415
-    from .run_errors import RunError  # noqa: PLC0415
-    from .vision import presets  # noqa: PLC0415
+    from .builders import first_conv_channels
+    from .run_errors import RunError
+    from .vision import presets
     try:
         with Image.open(path) as img:
             img.load()
@@ -100,8 +100,8 @@ def load_image(path: str, config, model):
 
 def _holds(path: str, picture) -> bool:
     """True if ``path`` is a PNG of exactly ``picture`` (as ``save_png`` writes it)."""
-    import numpy as np  # noqa: PLC0415
-    from PIL import Image  # noqa: PLC0415
+    import numpy as np
+    from PIL import Image
     if not os.path.isfile(path):
         return False
     try:
@@ -118,11 +118,11 @@ def _safe(text: str) -> str:
 
 def _maps(args, model, x):
     """([(file suffix, map, title)], a line saying what was drawn, the overview's suffix) for the method."""
-    import numpy as np  # noqa: PLC0415
+    import numpy as np
 
-    from . import no_grad  # noqa: PLC0415
-    from .run_errors import ConfigError  # noqa: PLC0415
-    from .utils.visualize import deconvnet, guided_backprop, saliency  # noqa: PLC0415
+    from . import no_grad
+    from .run_errors import ConfigError
+    from .utils.visualize import deconvnet, guided_backprop, saliency
     if args.method == "saliency" and (args.layer or args.channel is not None):
         raise ConfigError("--layer", "a saliency map explains a class score (--class), not a layer; drop --layer "
                                      "and --channel, or use --method guided or deconvnet")
@@ -158,8 +158,8 @@ def _maps(args, model, x):
 
 
 def run(args) -> int:
-    from .run_errors import ConfigError, RunError  # noqa: PLC0415
-    from .utils.visualize import save_overview, save_png, to_display  # noqa: PLC0415
+    from .run_errors import ConfigError, RunError
+    from .utils.visualize import save_overview, save_png, to_display
     if args.top < 1:
         raise ConfigError("--top", f"expected a positive number of channels, got {args.top}")
     if args.channel is not None and args.channel < 0:

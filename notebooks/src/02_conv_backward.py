@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 02 · The backward pass of a convolution
 #
-# The notes derive it on a 3×3 input and a 2×2 kernel: the gradient with respect to the **input** is a
+# The usual derivation works on a 3×3 input and a 2×2 kernel: the gradient with respect to the **input** is a
 # *full*-mode convolution of the output gradient with the kernel rotated by 180°, and the gradient with
 # respect to the **kernel** is the input convolved with the output gradient. This notebook redoes that
 # derivation, checks it against tinycnn, generalises it to stride (dilate the gradient), padding, channels

@@ -2,7 +2,7 @@
 # # 03 · The backward pass of pooling
 #
 # Pooling has no parameters; its backward only has to send each output's gradient back to the inputs
-# of its window. The notes put it in one line: for **max pooling** the non-maximal entries get no
+# of its window. In one line: for **max pooling** the non-maximal entries get no
 # gradient and the maximum gets all of it; for **average pooling** the gradient is spread evenly. This
 # notebook checks both on worked examples, then looks at **overlapping** windows (AlexNet's 3×3 pooling with
 # stride 2), where an input can belong to several windows and collects the sum of their gradients.

@@ -1,8 +1,8 @@
 # %% [markdown]
 # # 04 · Batch normalisation: the backward pass, train vs eval, and the unbiased running variance
 #
-# Batch norm (Ioffe & Szegedy, 2015; the layer ResNet relies on, placed between convolution and ReLU as the
-# notes say) normalises every channel with the statistics of the current batch. Its backward is the
+# Batch norm (Ioffe & Szegedy, 2015; the layer ResNet relies on, placed between convolution and ReLU as in
+# He et al. 2016) normalises every channel with the statistics of the current batch. Its backward is the
 # classic "derive it yourself" exercise: $x$ reaches the output directly **and** through the mean and
 # the variance. This notebook derives it step by step, simplifies it to the compact formula tinycnn uses,
 # checks everything numerically, then looks at the running statistics used in eval mode.

@@ -3,7 +3,7 @@
 #
 # Without a nonlinearity between them, stacked layers collapse into one linear map. This notebook plots
 # the common activations with their derivatives, checks each derivative against tinycnn's backward, and
-# then reproduces the argument the notes give for **AlexNet's ReLU**: in a deep stack of sigmoids the
+# then reproduces the argument for **AlexNet's ReLU** (Krizhevsky et al. 2012): in a deep stack of sigmoids the
 # gradient shrinks layer after layer (梯度弥散, gradient vanishing), while ReLU passes it through.
 
 # %%
@@ -156,7 +156,7 @@ print(f"sigmoid: the gradient shrinks by a factor {per_layer:.3f} per layer (bou
 # %% [markdown]
 # ## 3. Gradient flow while training LeNet: sigmoid vs ReLU
 #
-# The same effect in the network of the notes, while it trains on real digits. The classic LeNet-5 has
+# The same effect in LeNet-5, while it trains on real digits. The classic LeNet-5 has
 # sigmoids after each convolution and fully-connected layer (and average pooling), the modern one ReLU (and
 # max pooling). `tinycnn.utils.gradflow.GradientFlow` is the hook a training loop calls after each
 # `backward()`: it reads every parameter's gradient (and watches each layer's output), and

@@ -2,7 +2,7 @@
 # # 07 · Optimizers on a 2-D loss surface
 #
 # Every optimizer turns the gradient $g_t = \nabla L(w_t)$ into a step. This notebook writes the update
-# rules from the notes in NumPy, checks that `tinycnn.optim` takes exactly the same steps, and draws the
+# rules in NumPy, checks that `tinycnn.optim` takes exactly the same steps, and draws the
 # paths of SGD, momentum, Nesterov, Adagrad, RMSProp and Adam on the contours of an ill-conditioned bowl.
 
 # %%
@@ -47,12 +47,12 @@ STEPS = 60
 # | RMSProp | $s_t = \alpha s_{t-1} + (1-\alpha)\, g_t^2, \quad w_{t+1} = w_t - \dfrac{\eta}{\sqrt{s_t} + \epsilon}\, g_t$ |
 # | Adam | $m_t = \beta_1 m_{t-1} + (1-\beta_1) g_t,\ v_t = \beta_2 v_{t-1} + (1-\beta_2) g_t^2,\ w_{t+1} = w_t - \eta\,\dfrac{m_t/(1-\beta_1^t)}{\sqrt{v_t/(1-\beta_2^t)} + \epsilon}$ |
 #
-# Two remarks on the notes' versions:
+# Two remarks on versions often written elsewhere:
 #
-# * The notes write momentum as $v_t = \mu v + \eta g$, $w \mathrel{-}= v$, while PyTorch (and tinycnn)
+# * Momentum is often written as $v_t = \mu v + \eta g$, $w \mathrel{-}= v$, while PyTorch (and tinycnn)
 #   keep $b_t = \mu b_{t-1} + g_t$ and step $\eta\, b_t$. With a constant $\eta$ these are the same thing
 #   ($v_t = \eta\, b_t$); they differ only when a scheduler changes $\eta$ mid-run.
-# * The notes' Adagrad and RMSProp divide by $s_t + \epsilon$; the divisor is $\sqrt{s_t} + \epsilon$. The root
+# * Adagrad and RMSProp are sometimes written dividing by $s_t + \epsilon$; the divisor is $\sqrt{s_t} + \epsilon$. The root
 #   matters: $g/\sqrt{s}$ is dimensionless (the step has the units of $\eta$ whatever the scale of the
 #   loss), while $g/s$ would grow as the gradients shrink.
 #
@@ -171,8 +171,8 @@ assert final["Adam"] < final["SGD"]
 #
 # ## 5. Adagrad's shrinking step
 #
-# Adagrad's $s_t$ only grows, so its effective learning rate $\eta/\sqrt{s_t}$ decays for ever; the notes
-# warn that it may stop before converging. RMSProp replaces the sum by a moving average and keeps the step
+# Adagrad's $s_t$ only grows, so its effective learning rate $\eta/\sqrt{s_t}$ decays for ever, and
+# it may stop before converging. RMSProp replaces the sum by a moving average and keeps the step
 # alive. The effective step of the $x$ coordinate along each run:
 
 # %%

@@ -5,8 +5,8 @@
 # two 5×5 convolutions with pooling, then three fully connected layers. This notebook trains it on a
 # 10,000-image subset of the MNIST copy that ships with tinycnn (no download) for one short run, plots the
 # learning curves, the confusion matrix and the digits it gets wrong, and compares the 1998 layout
-# (**classic**: sigmoid, average pooling) with today's (**modern**: ReLU, max pooling), the change the notes
-# list among LeNet's weaknesses.
+# (**classic**: sigmoid, average pooling) with today's (**modern**: ReLU, max pooling), the change usually
+# listed among LeNet's weaknesses.
 
 # %%
 import time

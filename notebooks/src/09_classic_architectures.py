@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 09 · Classic architectures: shapes, parameters, receptive fields, and why the tricks work
 #
-# The notes work through LeNet, AlexNet and VGG by hand: the output size of every layer
+# Textbooks work through LeNet, AlexNet and VGG by hand: the output size of every layer
 # ($N = \lfloor (W - F + 2P)/S \rfloor + 1$), its parameter count, the receptive field of stacked 3×3
 # convolutions, the saving of GoogLeNet's 1×1 "bottleneck" and MobileNet's depthwise-separable
 # convolution, and ResNet's shortcut. This notebook reproduces those tables with `tinycnn.utils.summary`
@@ -26,7 +26,7 @@ def rows_with_params(s):
     return [(r.type, tuple(r.output_shape[1:]), r.params) for r in s.rows]
 
 # %% [markdown]
-# ## 1. LeNet-5: the notes' table
+# ## 1. LeNet-5: the textbook table
 #
 # | layer | shape | size | parameters |
 # |---|---|---|---|
@@ -39,7 +39,7 @@ def rows_with_params(s):
 # | FC4 | (84, 1) | 84 | 10080 + 84 |
 # | Output | (10, 1) | 10 | 840 + 10 |
 #
-# The notes' table is for an RGB input (3 × 5 × 5 × 6 = 450 weights in Conv1). tinycnn's `lenet5` takes 28×28
+# The table is for an RGB input (3 × 5 × 5 × 6 = 450 weights in Conv1). tinycnn's `lenet5` takes 28×28
 # digits padded by 2, the same as a 32×32 input, so `lenet5(in_channels=3)` on a 3×28×28 input must give
 # exactly these numbers (shapes in PyTorch's channel-first order):
 
@@ -47,30 +47,30 @@ def rows_with_params(s):
 s = summary(lenet5("classic", in_channels=3), (3, 28, 28))
 print(s)
 
-NOTES_LENET = [("Conv2d", (6, 28, 28), 450 + 6), ("AvgPool2d", (6, 14, 14), 0),
+LENET_TABLE = [("Conv2d", (6, 28, 28), 450 + 6), ("AvgPool2d", (6, 14, 14), 0),
                ("Conv2d", (16, 10, 10), 2400 + 16), ("AvgPool2d", (16, 5, 5), 0),
                ("Linear", (120,), 48000 + 120), ("Linear", (84,), 10080 + 84), ("Linear", (10,), 840 + 10)]
 ours = [r for r in rows_with_params(s) if r[0] in ("Conv2d", "AvgPool2d", "Linear")]
-assert ours == NOTES_LENET, ours
-assert s.total_params == sum(p for *_, p in NOTES_LENET) == 62_006
-print("the notes' LeNet table, reproduced; total", f"{s.total_params:,}", "parameters")
+assert ours == LENET_TABLE, ours
+assert s.total_params == sum(p for *_, p in LENET_TABLE) == 62_006
+print("the LeNet table, reproduced; total", f"{s.total_params:,}", "parameters")
 
 # %% [markdown]
-# ## 2. AlexNet: the notes' layer-by-layer walk
+# ## 2. AlexNet: a layer-by-layer walk
 #
-# The notes follow the paper's single-tower reading: a 227×227×3 input, 96 kernels of 11×11 with stride 4,
+# The walk follows the paper's single-tower reading: a 227×227×3 input, 96 kernels of 11×11 with stride 4,
 # overlapping 3×3/2 max pooling, then 256, 384, 384, 256 channels, and three fully connected layers
 # 9216 → 4096 → 4096 → 1000. Built from `nn` layers (without LRN and dropout, which do not change shapes):
 
 # %%
-alexnet_notes = nn.Sequential(
+alexnet_walk = nn.Sequential(
     nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), nn.MaxPool2d(3, stride=2),
     nn.Conv2d(96, 256, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, stride=2),
     nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
     nn.Conv2d(384, 384, 3, padding=1), nn.ReLU(),
     nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(), nn.MaxPool2d(3, stride=2),
     nn.Flatten(), nn.Linear(9216, 4096), nn.ReLU(), nn.Linear(4096, 4096), nn.ReLU(), nn.Linear(4096, 1000))
-s = summary(alexnet_notes, (3, 227, 227))
+s = summary(alexnet_walk, (3, 227, 227))
 print(s)
 
 shapes = [r.output_shape[1:] for r in s.rows if r.type in ("Conv2d", "MaxPool2d")]
@@ -85,7 +85,7 @@ assert fc / s.total_params > 0.9
 # ## 3. VGG-16
 #
 # Thirteen 3×3 convolutions (padding 1, so only the five 2×2 max pools shrink the map: 224 → 7) and three
-# fully connected layers. The notes single out the first FC layer, 7·7·512 × 4096 = 102,760,448 weights,
+# fully connected layers. The first FC layer alone has 7·7·512 × 4096 = 102,760,448 weights,
 # most of the 138M total:
 
 # %%
@@ -102,7 +102,7 @@ assert len(convs) == 13 and pools[-1] == (512, 7, 7)
 assert fc1.params == 7 * 7 * 512 * 4096 + 4096 and s.total_params == 138_357_544
 
 # %% [markdown]
-# The parameters live in the FC layers, the computation in the convolutions, which is the notes'
+# The parameters live in the FC layers, the computation in the convolutions: the usual
 # remark "the early convs take the memory, the FC layers the parameters" in numbers:
 
 # %%
@@ -123,7 +123,7 @@ plt.show()
 # %% [markdown]
 # ## 4. Receptive fields
 #
-# The notes compute receptive fields from the top down, $F(i) = (F(i+1) - 1)\,S_i + K_i$ with $F = 1$ at the
+# Receptive fields are computed from the top down, $F(i) = (F(i+1) - 1)\,S_i + K_i$ with $F = 1$ at the
 # output: three stacked 3×3 convolutions see $1 \to 3 \to 5 \to 7$ pixels, the window of one 7×7
 # convolution, with $3 \cdot 9 C^2 = 27 C^2$ weights instead of $49 C^2$ (and two more nonlinearities). That is
 # VGG's argument for small kernels.
@@ -158,7 +158,7 @@ plt.show()
 #
 # ## 5. Why 1×1 convolutions save parameters (GoogLeNet)
 #
-# The notes' example: a 5×5 convolution from 512 to 64 channels has $5\cdot5\cdot512\cdot64 = 819{,}200$
+# GoogLeNet's inception (4b): a 5×5 convolution from 512 to 64 channels has $5\cdot5\cdot512\cdot64 = 819{,}200$
 # weights. Squeezing to 24 channels with a 1×1 convolution first costs
 # $1\cdot1\cdot512\cdot24 + 5\cdot5\cdot24\cdot64 = 12{,}288 + 38{,}400 = 50{,}688$, 16 times fewer. The multiply-adds
 # shrink by the same factor, since every weight is used once per output pixel:
@@ -176,7 +176,7 @@ assert s_direct.total_macs == 819_200 * 14 * 14 and s_bottle.total_macs == 50_68
 # %% [markdown]
 # ## 6. Depthwise-separable convolutions (MobileNet)
 #
-# The notes compare a standard convolution with MobileNet's pair "depthwise (DW) + pointwise (PW)" for $M$
+# MobileNet (Howard et al. 2017) compares a standard convolution with its pair "depthwise (DW) + pointwise (PW)" for $M$
 # input channels, $N$ output channels, a $D_K \times D_K$ kernel and a $D_F \times D_F$ output:
 #
 # $$\text{standard: } D_K^2\, M\, N\, D_F^2, \qquad

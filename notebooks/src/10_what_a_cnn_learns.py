@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 10 · What a CNN learns
 #
-# The notes end the tour of classic networks with ZFNet (Zeiler & Fergus, 2013), whose contribution was
+# Among the classic networks ZFNet (Zeiler & Fergus, 2013) is the one whose contribution was
 # less the network than the idea of **looking inside it**: the first layers learn colour blobs and edges,
 # deeper ones textures and parts. This notebook trains a LeNet-5 briefly (inside the notebook, on 10,000
 # MNIST digits) and looks at

@@ -11,7 +11,7 @@
 #
 # `MyOp.apply(tensor, ..., param=value)` runs the forward and records the op in the graph. This notebook
 # writes two ops, derives their backward, and proves them with `tinycnn.gradcheck`: a one-liner
-# (softplus) and the local response normalisation that AlexNet used (the notes' "LRN").
+# (softplus) and the local response normalisation that AlexNet used (LRN).
 
 # %%
 import numpy as np
@@ -103,8 +103,8 @@ print(mlp)
 # %% [markdown]
 # ## 2. Local response normalisation (AlexNet)
 #
-# AlexNet normalised each activation by the energy of its neighbours **across channels** (the notes:
-# "局部应答标准化", later found useless by VGG, but a good exercise). For an input $a$ of shape
+# AlexNet normalised each activation by the energy of its neighbours **across channels** (Krizhevsky et al. 2012, Section 3.3;
+# later found useless by VGG, but a good exercise). For an input $a$ of shape
 # $(N, C, H, W)$ and a window of $n$ channels, at every pixel
 #
 # $$d_c = k + \frac{\alpha}{n} \sum_{j \in \mathcal N(c)} a_j^2, \qquad b_c = a_c\, d_c^{-\beta},$$

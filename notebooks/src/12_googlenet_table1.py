@@ -3,8 +3,8 @@
 #
 # Table 1 of Szegedy et al. (2014), "Going deeper with convolutions", lists GoogLeNet layer by layer: the
 # output size, the channel counts of every Inception branch, and two derived columns, the parameters and the
-# operations (multiply-adds) of each row. The notes add a warning beside it: *the params column is not
-# right; my own count (and other sources) disagree*. This notebook settles it. It recomputes both derived
+# operations (multiply-adds) of each row. Recounts of the params column often disagree with it.
+# This notebook settles it. It recomputes both derived
 # columns from the table's own channel columns, checks the recomputation against the network that
 # `tinycnn.models.googlenet_2014` builds from the same table, and then says exactly which rows the paper gets
 # wrong, by how much, and which counting convention the right rows follow.

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 13 · The middle ideas, checked: NiN, GAP, ResNeXt, DenseNet, MobileNetV2, and two corrections
 #
-# Between the big architectures the notes state a handful of claims without proof: a 1×1 convolution *is* a
+# Between the big architectures come a handful of claims usually stated without proof: a 1×1 convolution *is* a
 # fully connected layer applied at every pixel; global average pooling saves the parameters of a fully
 # connected head; ResNeXt's grouped convolution *is* its 32-path split-transform-merge block; a DenseNet
 # block grows its width by $k$ channels per layer; MobileNetV2 adds its shortcut only when stride is 1 and
@@ -210,7 +210,7 @@ assert sum(res for *_, res in table) == 10 and len(table) == 17
 # %% [markdown]
 # ## 6. Correction: SGD steps *against* the gradient
 #
-# The notes write SGD as $w_{t+1} = w_t + \eta\, g(w_t)$. The gradient points uphill, so that step climbs;
+# SGD is sometimes miswritten as $w_{t+1} = w_t + \eta\, g(w_t)$. The gradient points uphill, so that step climbs;
 # gradient descent is $w_{t+1} = w_t - \eta\, g(w_t)$. To first order $L(w - \eta g) \approx L(w) - \eta \lVert g
 # \rVert^2 \le L(w)$, while the plus sign gives $L(w) + \eta \lVert g \rVert^2$. On $L(w) = (w - 3)^2$ from $w = 0$:
 
@@ -239,7 +239,7 @@ assert abs(w.numpy()[0] - minus[1]) < 1e-12 and abs(minus[1] - 0.6) < 1e-12   # 
 
 plt.figure(figsize=(6, 2.8))
 plt.plot([loss(v) for v in minus], label=r"$w - \eta g$")
-plt.plot([loss(v) for v in plus], label=r"$w + \eta g$ (the notes)")
+plt.plot([loss(v) for v in plus], label=r"$w + \eta g$ (wrong sign)")
 plt.yscale("log")
 plt.xlabel("step")
 plt.ylabel("L(w)")
@@ -249,11 +249,11 @@ plt.show()
 # %% [markdown]
 # ## 7. Correction: "full" convolution pads by $K - 1$, not $(K - 1)/2$
 #
-# The notes compute $\partial L/\partial X$ as the full-mode convolution of $\partial L/\partial O$ with the
+# A common derivation computes $\partial L/\partial X$ as the full-mode convolution of $\partial L/\partial O$ with the
 # 180°-rotated kernel, "setting the padding to $(K-1)/2$". But $(K-1)/2$ is *same* padding (output size =
 # input size). With an $N \times N$ input and a $K \times K$ kernel, $O$ is $(N-K+1) \times (N-K+1)$, and to
-# get back to $N$ the full mode pads $K - 1$ on each side: $(N - K + 1) + 2(K-1) - K + 1 = N$. In the notes'
-# own example ($N = 3$, $K = 2$) $(K-1)/2 = 1/2$ is not even a padding; with $K = 3$ it gives the wrong size.
+# get back to $N$ the full mode pads $K - 1$ on each side: $(N - K + 1) + 2(K-1) - K + 1 = N$. In the
+# 3×3 / 2×2 example ($N = 3$, $K = 2$) $(K-1)/2 = 1/2$ is not even a padding; with $K = 3$ it gives the wrong size.
 
 # %%
 def input_grad_by_full_conv(dO, W, padding):

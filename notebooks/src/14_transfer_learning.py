@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 14 · Reusing trained weights: the three transfer modes and VGG's initialisation
 #
-# The notes list three ways to start from a trained network (迁移学习的常见方式):
+# There are three common ways to start from a trained network:
 #
 # 1. load the weights and train **all** parameters;
 # 2. load the weights and train only the **last few layers**;

@@ -5,7 +5,7 @@
 
 * torchvision's models, identical to them (parameter count, state-dict keys and shapes, outputs);
 * the papers' own versions where torchvision's differ (``alexnet_2012``, ``zfnet``, ``googlenet_2014``,
-  ``lenet5_1998``) and the blocks the notes compare (``NaiveInception`` beside ``InceptionBlock``);
+  ``lenet5_1998``) and the blocks the GoogLeNet paper compares (``NaiveInception`` beside ``InceptionBlock``);
 * d2l.ai's small variants for 1-channel Fashion-MNIST (``*_d2l``, ``*_small``, ``nin``, ``lenet5``).
 """
 from __future__ import annotations

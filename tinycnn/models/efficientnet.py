@@ -12,7 +12,7 @@ Stages (t, K, s, C_in, C_out, repeats): (1,3,1,32,16,1) (6,3,2,16,24,2) (6,5,2,2
 (6,5,1,80,112,3) (6,5,2,112,192,4) (6,3,1,192,320,1), between a 3x3/2 stem (32 ch.) and a 1x1 conv to
 1280 channels; head = pool -> Dropout(0.2) -> Linear. 5,288,548 parameters, 385.8M mult-adds at 224.
 
-Compound scaling (the notes' EfficientNet point). Scaling one dimension alone saturates: a deeper net needs
+Compound scaling (Tan & Le 2019, Section 3). Scaling one dimension alone saturates: a deeper net needs
 a larger receptive field, i.e. a larger image, and a larger image has more fine detail, i.e. wants wider
 layers. So depth d, width w and resolution r grow together, by one exponent phi::
 

@@ -1,4 +1,4 @@
-"""LeNet-5 (LeCun et al., 1998), as the notes and d2l build it.
+"""LeNet-5 (LeCun et al., 1998), as d2l.ai builds it.
 
 Input 1x28x28 (MNIST), padded by 2 so the first conv sees the paper's 32x32:
 
@@ -18,7 +18,7 @@ VARIANTS = ("classic", "modern")
 
 
 def lenet5(variant: str = "modern", num_classes: int = 10, in_channels: int = 1) -> nn.Sequential:
-    """LeNet-5 as the notes and d2l build it, ``"modern"`` (ReLU, max pooling; the default) or ``"classic"``
+    """LeNet-5 as d2l.ai builds it, ``"modern"`` (ReLU, max pooling; the default) or ``"classic"``
     (sigmoid, average pooling); 61,706 parameters. ``lenet5_1998`` is the paper's own."""
     if variant not in VARIANTS:
         raise ValueError(f"lenet5: variant must be one of {VARIANTS}, got {variant!r}")

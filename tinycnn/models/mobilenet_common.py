@@ -5,7 +5,7 @@
 * ``Conv2dNormActivation``: the conv -> BatchNorm -> activation triple, as a ``Sequential`` with keys
   ``0`` (conv, no bias since BN has its own), ``1`` (norm) and ``2`` (activation), "same" padding
   ``(k - 1) // 2 * dilation``.
-* ``SqueezeExcitation`` (Hu et al. 2018; the notes' "attention": average each channel, two small fully
+* ``SqueezeExcitation`` (Hu et al. 2018; channel "attention": average each channel, two small fully
   connected layers, multiply the channels by the resulting weights)::
 
         s = avgpool(x)                      (N, C, 1, 1)   squeeze: one number per channel

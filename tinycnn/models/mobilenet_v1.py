@@ -1,7 +1,7 @@
 """MobileNet V1 (Howard et al. 2017): a VGG-like stack of depthwise-separable convolutions.
 
 A standard KxK conv from M to N channels on a D_F x D_F map costs ``K*K*M*N*D_F*D_F`` multiply-adds.
-The notes' depthwise-separable split does the same job in two steps:
+The depthwise-separable split does the same job in two steps:
 
     depthwise (DW)  KxK, groups = M: one kernel per input channel     K*K*M*D_F*D_F
     pointwise (PW)  1x1, M -> N: mixes the channels                   M*N*D_F*D_F

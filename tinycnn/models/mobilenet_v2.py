@@ -3,12 +3,12 @@
 The inverted residual block turns V1's separable conv inside out: a thin input is *expanded* by a 1x1
 conv (factor t, usually 6), filtered by a depthwise 3x3 conv, and *projected* back to a thin output by a
 1x1 conv with **no activation** (the "linear bottleneck": ReLU on a low-dimensional tensor destroys
-information, the notes' point about ReLU6 and linear activations)::
+information, Sandler et al. Section 3.2)::
 
     x (C_in) -> 1x1 conv C_in -> t*C_in, BN, ReLU6       (left out when t = 1)
              -> 3x3 depthwise conv, stride s, BN, ReLU6
              -> 1x1 conv t*C_in -> C_out, BN               (linear)
-             (+ x when s = 1 and C_in = C_out: the notes' condition for the shortcut)
+             (+ x when s = 1 and C_in = C_out: the paper's condition for the shortcut)
 
 Settings (t, c, n, s) = expansion, output channels, repeats, stride of the first repeat:
 (1,16,1,1) (6,24,2,2) (6,32,3,2) (6,64,4,2) (6,96,3,1) (6,160,3,2) (6,320,1,1), between a 3x3/2 stem

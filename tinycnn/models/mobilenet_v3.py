@@ -1,6 +1,6 @@
 """MobileNet V3 (Howard et al. 2019), identical to torchvision's ``mobilenet_v3_large`` / ``_small``.
 
-What changed from V2 (the notes' V3 section):
+What changed from V2 (Howard et al. 2019, Section 5):
 
 * attention: an optional ``SqueezeExcitation`` after the depthwise conv, squeezing to
   ``make_divisible(C_exp / 4)`` channels and scaling with ``hardsigmoid(x) = relu6(x + 3) / 6``;

@@ -1,5 +1,6 @@
-"""Argument normalisation shared by the tensor ops: a tensor argument, one dim, several dims, a list of sizes,
-and the NumPy-style keyword aliases PyTorch accepts (``axis=`` for ``dim=``, ``keepdims=`` for ``keepdim=``).
+"""Argument normalisation shared by the tensor ops: a tensor argument, the array inside one, one dim, several
+dims, a list of sizes, and the NumPy-style keyword aliases PyTorch accepts (``axis=`` for ``dim=``,
+``keepdims=`` for ``keepdim=``).
 
 A dim out of range raises ``tinycnn.errors.DimensionError`` (an ``IndexError``, as PyTorch's, and a
 ``ValueError``) with one message for every op.
@@ -20,6 +21,11 @@ def tensor_arg(x, name: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{name}(): expected a Tensor, got {type(x).__name__}")
     return x
+
+
+def array_of(x):
+    """The array inside a Tensor, or ``x`` itself when it is an array already (no copy, no graph)."""
+    return x.array if isinstance(x, Tensor) else x
 
 
 def dim_arg(dim, ndim: int, op: str, extra: int = 0) -> int:

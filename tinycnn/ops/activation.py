@@ -1,6 +1,6 @@
 """Activation functions, one ``Function`` each, with PyTorch's values and its gradients at the kinks.
 
-Kink convention (what PyTorch's backward returns exactly at a corner, /work/shared/reference section 6):
+Kink convention (what PyTorch 2.14's backward returns exactly at a corner; ``tests/test_ops_math.py`` pins it):
 a piecewise-linear function gets the slope of the *open* interval only, so ReLU'(0) = 0, ReLU6'(0) =
 ReLU6'(6) = 0, hardtanh'(min) = hardtanh'(max) = 0, hardsigmoid'(+-3) = 0; the exceptions are
 leaky_relu'(0) = negative_slope, elu'(0) = alpha, hardswish'(-3) = 0 and hardswish'(3) = 1.

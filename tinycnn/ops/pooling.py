@@ -10,11 +10,8 @@ import math
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..kernels import get_kernels
+from ._args import array_of
 from ._sizes import _pair, pool_output_size, shape_str
-
-
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
 
 
 class MaxPool2dFunction(Function):
@@ -148,7 +145,7 @@ def _pool_params(x, kernel_size, stride, padding, dilation, ceil_mode, layer):
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False, *, _layer="max_pool2d"):
     """PyTorch's ``F.max_pool2d``; with ``return_indices`` also the flat h*W+w index of each maximum."""
-    x = _arr(input)
+    x = array_of(input)
     k, s, p, d, out = _pool_params(x, kernel_size, stride, padding, dilation, ceil_mode, _layer)
     keep = {} if return_indices else None
     y = MaxPool2dFunction.apply(input, kernel_size=k, stride=s, padding=p, dilation=d, out_size=out,
@@ -159,7 +156,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
                divisor_override=None, *, _layer="avg_pool2d"):
     """PyTorch's ``F.avg_pool2d`` (divisor rules: see ``numpy_kernels.avg_pool_divisor``)."""
-    x = _arr(input)
+    x = array_of(input)
     k, s, p, _, out = _pool_params(x, kernel_size, stride, padding, 1, ceil_mode, _layer)
     if divisor_override is not None and (not isinstance(divisor_override, int) or divisor_override <= 0):
         raise ValueError(f"{_layer}: divisor_override must be a positive int or None, got {divisor_override!r}")
@@ -182,13 +179,13 @@ def _adaptive_size(x, output_size, layer):
 
 def adaptive_avg_pool2d(input, output_size, *, _layer="adaptive_avg_pool2d"):
     """PyTorch's ``F.adaptive_avg_pool2d``: output_size int, pair, entries None = keep that size."""
-    out = _adaptive_size(_arr(input), output_size, _layer)
+    out = _adaptive_size(array_of(input), output_size, _layer)
     return AdaptiveAvgPool2dFunction.apply(input, out_size=out)
 
 
 def adaptive_max_pool2d(input, output_size, return_indices=False, *, _layer="adaptive_max_pool2d"):
     """PyTorch's ``F.adaptive_max_pool2d``."""
-    out = _adaptive_size(_arr(input), output_size, _layer)
+    out = _adaptive_size(array_of(input), output_size, _layer)
     keep = {} if return_indices else None
     y = AdaptiveMaxPool2dFunction.apply(input, out_size=out, keep=keep)
     return (y, Tensor(keep["indices"])) if return_indices else y

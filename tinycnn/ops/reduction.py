@@ -11,8 +11,10 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from . import elementwise
 from ._args import normalize_dims, numpy_aliases
 from ._args import tensor_arg as _tensor
+from .arithmetic import _quiet
 
 
 def _kept_shape(shape, axes):
@@ -65,20 +67,13 @@ class Var(Function):
             n *= x.shape[a]
         self.dof = n - correction
         self.centered = x - x.mean(axis=axes, keepdims=True)
-        xp = get_array_module(x)
-        with _quiet(xp):  # N <= correction gives inf/nan, as in PyTorch
+        with _quiet():  # N <= correction gives inf/nan, as in PyTorch
             return (self.centered * self.centered).sum(axis=axes, keepdims=keepdim) / self.dof
 
     def backward(self, gy):
-        xp = get_array_module(gy)
         g = gy.reshape(_kept_shape(self.shape, self.axes))
-        with _quiet(xp):
+        with _quiet():
             return g * self.centered * (2.0 / self.dof if self.dof != 0 else float("inf"))
-
-
-def _quiet(xp):
-    import numpy as np  # noqa: PLC0415  (errstate is a NumPy context; CuPy does not warn)
-    return np.errstate(divide="ignore", invalid="ignore", over="ignore")
 
 
 class Amax(Function):
@@ -103,7 +98,7 @@ class Amax(Function):
     def backward(self, gy):
         g = gy.reshape(_kept_shape(self.shape, self.axes))
         count = self.mask.sum(axis=self.axes, keepdims=True).astype(gy.dtype)
-        with _quiet(None):
+        with _quiet():
             return self.mask * (g / count)
 
 
@@ -170,8 +165,7 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
 @numpy_aliases
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
     """sqrt(var): composed, so its gradient is var's times 1 / (2 std)."""
-    from .elementwise import sqrt  # noqa: PLC0415  (sibling module; avoids an import order dependency)
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    return elementwise.sqrt(var(input, dim, unbiased, keepdim, correction=correction))
 
 
 _max_result = collections.namedtuple("max", ["values", "indices"])
@@ -181,7 +175,6 @@ _min_result = collections.namedtuple("min", ["values", "indices"])
 def _extreme(op, largest, input, dim, keepdim, other):
     x = _tensor(input, op)
     if isinstance(dim, Tensor) or other is not None:  # torch.max(a, b) is the elementwise maximum
-        from . import elementwise  # noqa: PLC0415
         return (elementwise.maximum if largest else elementwise.minimum)(x, other if other is not None else dim)
     if x.numel() == 0:
         raise ValueError(f"{op}(): cannot reduce an empty tensor of shape {tuple(x.shape)}")
@@ -201,14 +194,14 @@ def _extreme(op, largest, input, dim, keepdim, other):
 
 
 @numpy_aliases
-def max(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+def max(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001  (PyTorch's name)
     """``max(x)``: the largest value (ties share the gradient); ``max(x, dim)``: (values, indices) with
     the gradient going to the first maximum; ``max(x, y)`` with a Tensor y: elementwise maximum."""
     return _extreme("max", True, input, dim, keepdim, other)
 
 
 @numpy_aliases
-def min(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001
+def min(input, dim=None, keepdim: bool = False, *, other=None):  # noqa: A001  (PyTorch's name)
     return _extreme("min", False, input, dim, keepdim, other)
 
 
@@ -317,7 +310,7 @@ class LogSumExp(Function):
         x = x if x.dtype.kind in "fc" else x.astype("float32")
         m = xp.amax(x, axis=axes, keepdims=True) if x.size else xp.zeros([1] * x.ndim, x.dtype)
         m = xp.where(xp.isinf(m), 0, m)
-        with _quiet(xp):
+        with _quiet():
             y = xp.log(xp.exp(x - m).sum(axis=axes, keepdims=True)) + m
         self.x, self.y, self.axes = x, y, axes
         return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
@@ -325,7 +318,7 @@ class LogSumExp(Function):
     def backward(self, gy):
         xp = get_array_module(gy)
         g = gy.reshape(_kept_shape(self.x.shape, self.axes))
-        with _quiet(xp):
+        with _quiet():
             return g * xp.exp(self.x - self.y)
 
 
@@ -360,9 +353,8 @@ def aminmax(input, *, dim=None, keepdim: bool = False):
 
 
 def _not_nan(x):
-    from .elementwise import where  # noqa: PLC0415  (sibling module; elementwise imports this one's helpers)
     mask = get_array_module(x.array).isnan(x.array)
-    return where(mask, 0.0, x), ~mask
+    return elementwise.where(mask, 0.0, x), ~mask
 
 
 @numpy_aliases
@@ -401,7 +393,7 @@ class Norm(Function):
         xp = get_array_module(gy)
         g = gy.reshape(_kept_shape(self.x.shape, self.axes))
         x, y, p = self.x, self.y, self.p
-        with _quiet(xp):
+        with _quiet():
             d = xp.sign(x) * xp.abs(x) ** (p - 1) / y ** (p - 1)
         return xp.where(y == 0, 0, g * d)
 
@@ -410,7 +402,6 @@ class Norm(Function):
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
     """The vector p-norm over ``dim`` (or all elements): p = 'fro' or 2 (Euclidean), 1, any p > 0,
     ``inf`` (largest |x|), ``-inf`` (smallest), 0 (number of nonzeros, no gradient)."""
-    from .elementwise import abs as _abs  # noqa: PLC0415  (sibling module)
     x = _tensor(input, "norm")
     if dtype is not None:
         x = x.to(dtype=dtype)
@@ -421,9 +412,9 @@ def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
         raise ValueError(f"norm(): p must be a number, 'fro', inf or -inf, got {p!r}")
     axes = normalize_dims(dim, x.ndim, "norm")
     if p == float("inf"):
-        return amax(_abs(x), axes, keepdim)
+        return amax(elementwise.abs(x), axes, keepdim)
     if p == float("-inf"):
-        return amin(_abs(x), axes, keepdim)
+        return amin(elementwise.abs(x), axes, keepdim)
     if p == 0:
         return Tensor((x.array != 0).sum(axis=axes, keepdims=keepdim).astype(x.dtype))
     if p < 0:

@@ -1,6 +1,6 @@
 """Receptive field, jump and start of every conv/pool layer of a model.
 
-The notes compute the receptive field from the top down, one layer at a time::
+The receptive field, computed from the top down, one layer at a time::
 
     F(i) = (F(i+1) - 1) * S_i + K_i          F(top) = 1
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..autograd import Tensor, no_grad
+from ..ops._sizes import _pair
 from .summary import eval_mode, is_kind, random_input, trace_leaf_calls
 
 _WINDOW_LAYERS = ("Conv2d", "MaxPool2d", "AvgPool2d")
@@ -39,7 +40,7 @@ _ADAPTIVE_LAYERS = ("AdaptiveAvgPool2d", "AdaptiveMaxPool2d")
 
 
 def stack_receptive_field(layers) -> int:
-    """The notes' top-down recursion ``F(i) = (F(i+1) - 1) * S + K`` for ``layers = [(K, S), ...]``,
+    """The top-down recursion ``F(i) = (F(i+1) - 1) * S + K`` for ``layers = [(K, S), ...]``,
     listed bottom (input side) first.
 
     >>> stack_receptive_field([(3, 1), (3, 1), (3, 1)])
@@ -53,27 +54,23 @@ def stack_receptive_field(layers) -> int:
     return rf
 
 
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
 def layer_window(module, in_hw=None):
     """(kernel_eff, stride, padding) pairs for a conv/pool module with an input of ``in_hw`` (needed by
     adaptive pooling), or None for a pass-through layer."""
     if any(is_kind(module, k) for k in _WINDOW_LAYERS):
-        kernel = _pair(module.kernel_size)
-        stride = _pair(module.stride if module.stride is not None else module.kernel_size)
-        dilation = _pair(getattr(module, "dilation", 1))
+        kernel = _pair(module.kernel_size, "kernel_size")
+        stride = _pair(module.stride if module.stride is not None else module.kernel_size, "stride")
+        dilation = _pair(getattr(module, "dilation", 1), "dilation")
         eff = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
         padding = getattr(module, "padding", 0)
         if padding == "valid":
             padding = (0, 0)
         elif padding == "same":
             padding = tuple((e - 1) // 2 for e in eff)  # PyTorch puts the odd extra pixel on the right
-        return eff, stride, _pair(padding)
+        return eff, stride, _pair(padding, "padding", allow_zero=True)
     if any(is_kind(module, k) for k in _ADAPTIVE_LAYERS) and in_hw is not None:
         out = module.output_size
-        out = _pair(out) if out is not None else in_hw
+        out = in_hw if out is None else (out, out) if isinstance(out, int) else tuple(out)  # entries may be None
         out = tuple(i if o is None else o for o, i in zip(out, in_hw))
         stride = tuple(max(i // o, 1) for i, o in zip(in_hw, out))
         kernel = tuple(i - (o - 1) * s for i, o, s in zip(in_hw, out, stride))
@@ -131,7 +128,9 @@ class ReceptiveField:
         body = [(f"{r.name} ({r.type})", c(r.kernel), c(r.stride), c(r.padding), c(r.output_size),
                  c(r.receptive_field), c(r.jump), c(tuple(f"{s:g}" for s in r.start))) for r in self.rows]
         widths = [max(len(line[i]) for line in [head] + body) + 2 for i in range(len(head))]
-        fmt = lambda line: line[0].ljust(widths[0]) + "".join(x.rjust(w) for x, w in zip(line[1:], widths[1:]))  # noqa: E731
+
+        def fmt(line):
+            return line[0].ljust(widths[0]) + "".join(x.rjust(w) for x, w in zip(line[1:], widths[1:]))
         return "\n".join([fmt(head), "-" * sum(widths), *map(fmt, body)])
 
     __repr__ = __str__

@@ -1,6 +1,6 @@
 """Hand formulas for convolution layers: output size and parameter count.
 
-Output size (the notes' ``N = (W - F + 2P) / S + 1``, with dilation and PyTorch's rounding)::
+Output size (CS231n's ``N = (W - F + 2P) / S + 1``, with dilation and PyTorch's rounding)::
 
     F_eff = D * (F - 1) + 1                      # a dilated kernel spans D*(F-1)+1 pixels
     N     = floor((W + 2P - F_eff) / S) + 1      # ceil instead of floor when ceil_mode=True
@@ -13,7 +13,7 @@ Parameter count of a convolution with ``C_in`` inputs, ``C_out`` outputs, a ``K_
 
     params = C_out * (C_in / G) * K_h * K_w  (+ C_out biases)
 
-The notes' GoogLeNet example shows why a 1x1 "bottleneck" conv pays: reducing 512 channels to 64 with a
+GoogLeNet's inception (4b) shows why a 1x1 "bottleneck" conv pays: reducing 512 channels to 64 with a
 5x5 kernel costs 5*5*512*64 = 819,200 weights, while first squeezing to 24 channels with a 1x1 conv and
 then applying the 5x5 conv costs 1*1*512*24 + 5*5*24*64 = 12,288 + 38,400 = 50,688 weights:
 
@@ -30,10 +30,11 @@ then applying the 5x5 conv costs 1*1*512*24 + 5*5*24*64 = 12,288 + 38,400 = 50,6
 """
 from __future__ import annotations
 
-import math
+from ..ops._sizes import pool_output_size
 
 
-def _pair(value, name: str):
+def _int_or_pair(value, name: str):
+    """(the (h, w) pair, whether ``value`` was a single int): the result stays an int when every argument is."""
     if isinstance(value, int) and not isinstance(value, bool):
         return (value, value), True
     if isinstance(value, (tuple, list)) and len(value) == 2 and all(isinstance(v, int) for v in value):
@@ -46,14 +47,10 @@ def _output_1d(size, kernel, stride, padding, dilation, ceil_mode):
         raise ValueError(f"conv_output_size: kernel_size, stride and dilation must be >= 1 and padding >= 0, "
                          f"got kernel_size={kernel}, stride={stride}, padding={padding}, dilation={dilation}")
     span = dilation * (kernel - 1) + 1
-    room = size + 2 * padding - span
-    if room < 0:
+    if size + 2 * padding < span:
         raise ValueError(f"conv_output_size: input size {size} with padding {padding} is smaller than the "
                          f"(dilated) kernel extent {span}")
-    out = (math.ceil(room / stride) if ceil_mode else room // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + padding:
-        out -= 1  # PyTorch: the last window must start inside the input or the left padding
-    return out
+    return pool_output_size(size, kernel, stride, padding, dilation, ceil_mode)
 
 
 def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, ceil_mode: bool = False):
@@ -62,8 +59,8 @@ def conv_output_size(input_size, kernel_size, stride=1, padding=0, dilation=1, c
     ``N = floor((W + 2P - D*(F-1) - 1) / S) + 1``; any argument may be an int or an (h, w) pair, and the
     result is a pair as soon as one of them is.
     """
-    args = [_pair(v, n) for v, n in ((input_size, "input_size"), (kernel_size, "kernel_size"),
-                                      (stride, "stride"), (padding, "padding"), (dilation, "dilation"))]
+    args = [_int_or_pair(v, n) for v, n in ((input_size, "input_size"), (kernel_size, "kernel_size"),
+                                             (stride, "stride"), (padding, "padding"), (dilation, "dilation"))]
     out = tuple(_output_1d(*(a[0][i] for a in args), ceil_mode) for i in range(2))
     return out[0] if all(scalar for _, scalar in args) else out
 
@@ -73,12 +70,12 @@ def conv_params(in_channels: int, out_channels: int, kernel_size, groups: int = 
 
     ``C_out * (C_in / G) * K_h * K_w + (C_out if bias)``; a depthwise conv is ``groups = C_in``.
 
-    >>> conv_params(3, 6, 5) == 6 * 3 * 5 * 5 + 6   # the notes' LeNet table for an RGB input: 450 + 6
+    >>> conv_params(3, 6, 5) == 6 * 3 * 5 * 5 + 6   # LeNet's first conv on an RGB input: 450 + 6
     True
     >>> conv_params(32, 32, 3, groups=32, bias=False)   # depthwise 3x3 on 32 channels
     288
     """
-    (kh, kw), _ = _pair(kernel_size, "kernel_size")
+    (kh, kw), _ = _int_or_pair(kernel_size, "kernel_size")
     if groups < 1 or in_channels % groups or out_channels % groups:
         raise ValueError(f"conv_params: in_channels ({in_channels}) and out_channels ({out_channels}) must both "
                          f"be divisible by groups ({groups})")

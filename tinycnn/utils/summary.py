@@ -2,7 +2,7 @@
 
 It runs one forward pass on a random input and notes, for every *leaf* module (one without children) in
 the order it is called, its output shape, its parameters and its multiply-accumulate count (MACs).
-The notes' LeNet-5 table is what it reproduces (1x28x28 input, ``padding=2``)::
+For d2l.ai's LeNet-5 (1x28x28 input, ``padding=2``) it gives::
 
     layer     output shape     parameters                multiply-adds
     conv1     (1, 6, 28, 28)   5*5*1*6 + 6     = 156     28*28*6 * 1*5*5   = 117,600

@@ -97,9 +97,9 @@ def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=Fals
 def _view(storage, storage_offset, size, stride):
     """``as_strided`` on the storage, after checking every index stays inside it: ``as_strided`` itself
     does not check, so a crafted file could otherwise make it read memory outside the buffer."""
-    ints = lambda seq: all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seq)  # noqa: E731
-    if not (isinstance(storage, np.ndarray) and isinstance(size, (tuple, list)) and
-            isinstance(stride, (tuple, list)) and len(size) == len(stride) and ints((storage_offset, *size, *stride))):
+    sequences = isinstance(size, (tuple, list)) and isinstance(stride, (tuple, list)) and len(size) == len(stride)
+    if not (isinstance(storage, np.ndarray) and sequences and
+            all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (storage_offset, *size, *stride))):
         raise pickle.UnpicklingError(f"load_torch_state_dict: malformed tensor record (offset {storage_offset!r}, "
                                      f"size {size!r}, stride {stride!r})")
     size, stride = tuple(size), tuple(stride)

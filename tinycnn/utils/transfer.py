@@ -1,4 +1,4 @@
-"""Reusing trained weights: VGG's init-from-a-shallower-net and the three transfer-learning modes of the notes.
+"""Reusing trained weights: VGG's init-from-a-shallower-net and three transfer-learning modes.
 
 A *layer* here is a weight layer (a module owning a parameter or buffer with two or more dimensions: a conv,
 a linear) together with the normalisation layers that follow it (modules whose entries are all 1-D, such as
@@ -14,7 +14,7 @@ leaves every other layer of ``model`` as initialised. The returned ``InitReport`
 the layers kept and the source layers not used. From ``vgg11`` to ``vgg13`` that copies 8 of the 10 convs
 and the 3 fully connected layers; the two convs VGG-13 adds (64->64 and 128->128) keep their fresh init.
 
-**Transfer learning** (the notes' three modes, after loading weights with ``load_pretrained``):
+**Transfer learning** (the three usual ways, after loading weights with ``load_pretrained``):
 
 1. train all layers from the loaded weights: ``load_pretrained(model, weights, num_classes)``, which
    replaces the last Linear when the class count differs (``replace_head``);

@@ -1,20 +1,15 @@
 """Basic layers: ``Linear`` (fully connected), ``Identity``, ``Flatten``, ``Unflatten``."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from ... import backend
 from ...errors import DimensionError
 from ...ops.linear import linear
+from ...ops.shape import flatten
 from .. import init
 from ..module import Module
 from ..parameter import Parameter
-
-try:   # the flatten op lives with the shape ops; fall back to a reshape where that module is absent
-    from ...ops.shape import flatten as _flatten_op
-except ImportError:  # pragma: no cover - depends on the shape ops being installed
-    _flatten_op = None
 
 
 class Linear(Module):
@@ -61,22 +56,6 @@ class Identity(Module):
         return input
 
 
-def _flatten(x, start_dim: int, end_dim: int, layer: str):
-    if _flatten_op is not None:
-        return _flatten_op(x, start_dim, end_dim)
-    ndim = max(x.ndim, 1)
-    dims = []
-    for d in (start_dim, end_dim):
-        if not -ndim <= d < ndim:
-            raise DimensionError(f"{layer}: dimension {d} is out of range for input of shape {tuple(x.shape)}")
-        dims.append(d % ndim)
-    s, e = dims
-    if s > e:
-        raise ValueError(f"{layer}: start_dim {start_dim} comes after end_dim {end_dim}")
-    shape = tuple(x.shape)
-    return x.reshape(shape[:s] + (int(np.prod(shape[s:e + 1])),) + shape[e + 1:])
-
-
 class Flatten(Module):
     """Merges dimensions start_dim..end_dim into one: (N, C, H, W) -> (N, C*H*W) by default."""
 
@@ -85,7 +64,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        return _flatten(input, self.start_dim, self.end_dim, "Flatten")
+        return flatten(input, self.start_dim, self.end_dim)
 
     def extra_repr(self) -> str:
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -1,7 +1,6 @@
 """Gradcheck cases for tinycnn.ops.inplace: in-place ops inside the graph (on non-leaves and on views)."""
 import numpy as np
 
-from ...ops import inplace  # noqa: F401  (the methods below are installed on Tensor by tinycnn.ops)
 from .common import Case, normal
 
 

@@ -25,6 +25,7 @@ from ... import backend
 from ...autograd import Tensor, no_grad
 from ...ops.activation import relu
 from ...ops.conv_transpose import conv_transpose2d
+from ...ops._sizes import _pair, conv_transpose_output_size
 from ...ops.pooling import max_pool2d
 from ..receptive_field import START, advance, layer_window
 from ..summary import eval_mode, is_kind
@@ -55,21 +56,18 @@ class Projections:
         return len(self.images)
 
 
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
 def _conv_padding(conv):
     padding = conv.padding
     if padding == "valid":
         return (0, 0)
     if padding == "same":
-        k = [d * (size - 1) for size, d in zip(_pair(conv.kernel_size), _pair(conv.dilation))]
+        kernel, dilation = _pair(conv.kernel_size, "kernel_size"), _pair(conv.dilation, "dilation")
+        k = [d * (size - 1) for size, d in zip(kernel, dilation)]
         if any(e % 2 for e in k):
             raise ValueError("deconvnet: cannot undo a padding='same' convolution with an even kernel "
                              "(its padding is not symmetric)")
         return tuple(e // 2 for e in k)
-    return _pair(padding)
+    return _pair(padding, "padding", allow_zero=True)
 
 
 def _check_invertible(calls, layer: str) -> None:
@@ -107,9 +105,9 @@ def _undo(call, signal: Tensor, images: np.ndarray) -> Tensor:
     if is_kind(m, "ReLU"):
         return relu(signal)
     if is_kind(m, "Conv2d"):
-        stride, dilation, padding = _pair(m.stride), _pair(m.dilation), _conv_padding(m)
+        stride, dilation, padding = _pair(m.stride, "stride"), _pair(m.dilation, "dilation"), _conv_padding(m)
         kernel = tuple(m.weight.shape[-2:])
-        natural = [(o - 1) * s - 2 * p + d * (k - 1) + 1
+        natural = [conv_transpose_output_size(o, k, s, p, d)
                    for o, s, p, d, k in zip(signal.shape[-2:], stride, padding, dilation, kernel)]
         extra = tuple(want - got for want, got in zip(size, natural))
         return conv_transpose2d(signal, m.weight.detach(), None, stride, padding, extra, m.groups, dilation)

@@ -292,6 +292,7 @@ def crop(img, top: int, left: int, height: int, width: int):
 
 
 def _size2(size, who: str) -> tuple[int, int]:
+    """A crop size (int, 1- or 2-sequence) as (h, w), torchvision's rule; a ValueError naming ``who``."""
     if isinstance(size, numbers.Number):
         return int(size), int(size)
     if isinstance(size, (tuple, list)) and len(size) == 1:

@@ -15,8 +15,8 @@ import numpy as np
 from ... import backend
 from . import functional as F
 from ._batch import NotBatchable, flip_some, gather_windows, spatial_last
-from .functional import InterpolationMode, interpolation_mode
-from .transforms import Transform, _check_transforms, _size2, grayscale_batch, pad_batch
+from .functional import InterpolationMode, _size2, interpolation_mode
+from .transforms import Transform, _check_transforms, grayscale_batch, pad_batch
 
 
 def _rng() -> np.random.Generator:

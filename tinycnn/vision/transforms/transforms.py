@@ -14,7 +14,7 @@ import numpy as np
 from . import _array
 from . import functional as F
 from ._batch import NotBatchable, channels_of, spatial_last
-from .functional import InterpolationMode, interpolation_mode
+from .functional import InterpolationMode, _size2, interpolation_mode
 
 
 class Transform:
@@ -203,16 +203,6 @@ class Resize(Transform):
         if pil:
             raise NotBatchable("Resize of PIL images (Pillow's filters)")
         return np.asarray(F.resize(x, out, self.interpolation, antialias=self.antialias)), pil
-
-
-def _size2(size, who: str) -> tuple[int, int]:
-    if isinstance(size, numbers.Number):
-        return int(size), int(size)
-    if isinstance(size, (list, tuple)) and len(size) == 1:
-        return int(size[0]), int(size[0])
-    if not isinstance(size, (list, tuple)) or len(size) != 2:
-        raise ValueError(f"{who}: please provide only two dimensions (h, w) for size, got {size!r}")
-    return int(size[0]), int(size[1])
 
 
 class CenterCrop(Transform):
