@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import output_and_grads
+from helpers import output_and_grads, use_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinycnn
-from tinycnn import kernels, nn
+from tinycnn import nn
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.nn import functional as F
 from tinycnn.ops import fused as fused_ops
 
 ND = pytest.importorskip("tinycnn.kernels.numba_direct")
 NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
-
-
-@pytest.fixture(autouse=True)
-def _restore():
-    yield
-    kernels.set_kernels(None)
-    fused_ops.set_fusion(True)
 
 
 # (x shape, w shape, conv padding (t, b, l, r), pool kernel, pool stride): LeNet's two layers, overlapping
@@ -130,8 +123,8 @@ def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool(parity_min_wi
 
 
 def _run(fuse, kernel_set, x, w, b, conv_kw, pool_kw):
-    fused_ops.set_fusion(fuse)
-    kernels.set_kernels(kernel_set)
+    use_config(fusion=fuse)
+    use_config(kernels=kernel_set)
     return output_and_grads(lambda x, w, b: fused_ops.conv2d_relu_max_pool2d(x, w, b, **conv_kw, **pool_kw),
                             (x, w, b))
 
@@ -154,7 +147,7 @@ def test_fused_op_through_autograd_equals_separate_ops_bitwise(dtype):
 
 
 def test_fused_op_gradcheck():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(2)
     x = tinycnn.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
     w = tinycnn.tensor(rng.standard_normal((5, 2, 3, 3)), requires_grad=True)
@@ -209,13 +202,13 @@ def _train_step(model, x, y):
 
 
 def test_sequential_fuses_conv_relu_pool_with_the_same_numbers():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(4)
     x = tinycnn.tensor(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))
     y = tinycnn.tensor(rng.integers(0, 10, 8))
     out, ops, grads = _train_step(_lenet(), x, y)
     assert ops.count("Conv2dReLUMaxPool2dFunction") == 2 and "Conv2dFunction" not in ops
-    fused_ops.set_fusion(False)
+    use_config(fusion=False)
     out_ref, ops_ref, grads_ref = _train_step(_lenet(), x, y)
     assert "Conv2dReLUMaxPool2dFunction" not in ops_ref and ops_ref.count("Conv2dFunction") == 2
     np.testing.assert_array_equal(out.numpy(), out_ref.numpy())
@@ -230,7 +223,7 @@ class _MyReLU(nn.ReLU):
 
 def test_sequential_leaves_other_layer_runs_alone():
     """A subclass may change forward, and return_indices changes the output: neither is fused."""
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     x = tinycnn.randn(2, 1, 8, 8)
     custom = nn.Sequential(nn.Conv2d(1, 2, 3), _MyReLU(), nn.MaxPool2d(2))
     assert "Conv2dReLUMaxPool2dFunction" not in _graph_functions(custom(x.requires_grad_()))

@@ -1,5 +1,5 @@
 """The kernel sets: NumPy reference vs Numba give the same numbers; im2col/col2im are adjoint; the
-dispatcher honours set_kernels / TINYCNN_KERNELS; the NumPy path works with Numba absent."""
+dispatcher honours tinycnn.config(kernels=...); the NumPy path works with Numba absent."""
 from __future__ import annotations
 
 import os
@@ -11,17 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tinycnn
 from tinycnn import kernels
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.ops._sizes import pool_output_size
 
+from helpers import use_config
+
 NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
-
-
-@pytest.fixture(autouse=True)
-def _restore_kernels():
-    yield
-    kernels.set_kernels(None)
 
 
 # (N, C, H, W, kernel, stride, padding (t, b, l, r), dilation)
@@ -116,30 +113,25 @@ def test_both_modules_export_the_same_functions():
 
 
 # ---- the dispatcher -------------------------------------------------------------------------------------------
-def test_dispatcher_set_kernels_and_env(monkeypatch):
+def test_dispatcher_follows_the_config():
     x = np.zeros((1, 1, 2, 2))
-    monkeypatch.delenv("TINYCNN_KERNELS", raising=False)
-    assert kernels.get_kernels(x) is NB                      # numba installed -> numba by default
-    monkeypatch.setenv("TINYCNN_KERNELS", "numpy")
-    assert kernels.get_kernels(x) is NP                      # env var read at call time
-    kernels.set_kernels("numba")
-    assert kernels.get_kernels(x) is NB                      # set_kernels wins over the env var
-    kernels.set_kernels(None)
-    assert kernels.get_kernels(x) is NP
-    monkeypatch.setenv("TINYCNN_KERNELS", "fortran")
-    with pytest.raises(ValueError, match="TINYCNN_KERNELS"):
-        kernels.get_kernels(x)
-    with pytest.raises(ValueError, match="set_kernels"):
-        kernels.set_kernels("cuda")
+    if tinycnn.get_config().kernels == "auto":
+        assert kernels.get_kernels(x) is NB                  # numba installed -> numba by default
+    use_config(kernels="numpy")
+    assert kernels.get_kernels(x) is NP and kernels.get_kernels_name() == "numpy"
+    use_config(kernels="numba")
+    assert kernels.get_kernels(x) is NB                      # the inner scope wins
+    use_config(kernels="auto")
+    assert kernels.get_kernels(x) is NB
 
 
 def test_dispatcher_without_numba(monkeypatch):
-    monkeypatch.delenv("TINYCNN_KERNELS", raising=False)
+    use_config(kernels="auto")
     monkeypatch.setattr(kernels, "_numba_installed", False)
     monkeypatch.setattr(kernels, "_numba_kernels", None)
     assert kernels.get_kernels(np.zeros(1)) is NP
     with pytest.raises(ImportError, match="numba is not installed"):
-        kernels.set_kernels("numba")
+        use_config(kernels="numba")
 
 
 def test_numpy_path_runs_with_numba_uninstalled():

@@ -10,17 +10,13 @@ from hypothesis import strategies as st
 import tinycnn
 import tinycnn.nn as nn
 import tinycnn.nn.functional as F
-from tinycnn import Tensor, kernels
+from tinycnn import Tensor
+
+from helpers import use_config
 
 torch = pytest.importorskip("torch")
 TF = torch.nn.functional
 KSETS = ["numpy", "numba"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_kernels():
-    yield
-    kernels.set_kernels(None)
 
 
 def compare(ours_fn, torch_fn, x, seed=0, with_indices=False):
@@ -57,7 +53,7 @@ MAX_CASES = [
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("case", MAX_CASES, ids=[str(i) for i in range(len(MAX_CASES))])
 def test_max_pool2d_matches_torch(case, kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     h, w, k, s, p, d, ceil = case
     x = np.random.default_rng(h * w).standard_normal((2, 3, h, w))
     kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, return_indices=True)
@@ -68,7 +64,7 @@ def test_max_pool2d_matches_torch(case, kset):
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_max_pool_ties_nan_and_padding(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     for x, k in [(np.full((1, 1, 2, 2), 3.0), 2), (np.array([[[[1., 5.], [5., 0.]]]]), 2),
                  (np.ones((2, 3, 17, 17)), 3)]:          # ties: the first maximum (row-major) wins
         compare(lambda t: F.max_pool2d(t, k, 2, return_indices=True),
@@ -105,7 +101,7 @@ AVG_CASES = [
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("case", AVG_CASES, ids=[str(i) for i in range(len(AVG_CASES))])
 def test_avg_pool2d_matches_torch(case, kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     h, w, k, s, p, ceil, cip, div = case
     x = np.random.default_rng(h + w).standard_normal((2, 3, h, w))
     kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
@@ -118,7 +114,7 @@ def test_avg_pool2d_matches_torch(case, kset):
 @pytest.mark.parametrize("hw,out", [((5, 7), (3, 2)), ((2, 2), (7, 7)), ((1, 1), (6, 6)), ((7, 7), 1),
                                     ((9, 4), (2, None)), ((6, 8), (3, 4))])
 def test_adaptive_pools_match_torch(kset, hw, out):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = np.random.default_rng(0).standard_normal((2, 3, *hw))
     compare(lambda t: F.adaptive_avg_pool2d(t, out), lambda t: TF.adaptive_avg_pool2d(t, out), x)
     compare(lambda t: F.adaptive_max_pool2d(t, out, return_indices=True),
@@ -132,7 +128,7 @@ def test_kernel_sets_agree_float64():
     x = rng.standard_normal((2, 4, 11, 10))
     outs = {}
     for kset in KSETS:
-        kernels.set_kernels(kset)
+        use_config(kernels=kset)
         res = []
         for fn in (lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),
                    lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
@@ -148,7 +144,7 @@ def test_kernel_sets_agree_float64():
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_gradcheck_pools(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     rng = np.random.default_rng(0)
     distinct = Tensor(rng.permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) * 0.1, requires_grad=True)
     assert tinycnn.gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True), [distinct])
@@ -160,7 +156,7 @@ def test_gradcheck_pools(kset):
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_float32_stays_float32(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
     for fn in (lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 3, 2, 1),
                lambda t: F.adaptive_avg_pool2d(t, 3), lambda t: F.adaptive_max_pool2d(t, 3)):
@@ -204,7 +200,7 @@ def pool_configs(draw):
 @settings(max_examples=25, deadline=None)
 @given(pool_configs())
 def test_property_random_pool_configs_match_torch(cfg):
-    kernels.set_kernels(cfg["kset"])
+    use_config(kernels=cfg["kset"])
     x = np.random.default_rng(0).standard_normal((1, 2, *cfg["hw"]))
     mk = dict(kernel_size=cfg["k"], stride=cfg["s"], padding=cfg["p"], dilation=cfg["d"], ceil_mode=cfg["ceil"])
     ours = F.max_pool2d(Tensor(x, requires_grad=True), **mk)
@@ -229,7 +225,7 @@ def test_property_random_pool_configs_match_torch(cfg):
 @pytest.mark.parametrize("shape,k,p,d", [((1, 1), (2, 1), (1, 0), (2, 1)),     # rows -1 and 1 of a 1-row map
                                          ((2, 1), (1, 2), (0, 1), (1, 2))])    # cols -1 and 1 of 1-col rows
 def test_window_of_padding_only_gets_minus_inf_and_sends_no_gradient(kset, shape, k, p, d):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = Tensor(np.random.default_rng(0).standard_normal((1, 2, *shape)), requires_grad=True)
     y, idx = F.max_pool2d(x, k, 1, p, d, return_indices=True)
     assert np.isneginf(y.numpy()).all() and (idx.numpy() == -1).all()
