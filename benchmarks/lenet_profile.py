@@ -73,7 +73,7 @@ def profile(steps):
     xs = rng.standard_normal((128 * 20, 1, 28, 28), dtype=np.float32)
     ys = rng.integers(0, 10, 128 * 20)
     tinycnn.manual_seed(0)
-    model = lenet5("modern")
+    model = tinycnn.accel.fuse(lenet5("modern"))      # as `tinycnn train` runs it
     opt = optim.Adam(model.parameters(), lr=1e-3)
 
     def step(i):

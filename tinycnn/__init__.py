@@ -48,6 +48,7 @@ from .ops.sorting import (argsort, bucketize, kthvalue, median, mode, msort, nan
                           unique)
 
 from . import cuda, nn, optim  # layers and optimizers sit above the tensor functions
+from . import accel  # the speed layer: fuse(model), the fast kernels
 from .config import Settings, config, get_config
 from .utils.gradcheck import GradcheckError, gradcheck
 from .utils.serialization import CheckpointError, load, save

@@ -1,11 +1,11 @@
 """conv2d -> relu -> max_pool2d as one ``Function``: the pattern of LeNet, AlexNet and VGG, in one pass.
 
-``nn.Sequential`` calls ``conv2d_relu_max_pool2d`` when it meets a ``Conv2d``, ``ReLU``, ``MaxPool2d`` run
-(``tinycnn/nn/fusion.py``). The function always returns ``max_pool2d(relu(conv2d(x, w, b)))``: where the fused
-Numba kernel applies (the direct convolution's layers: stride 1, few channels; pooling without padding,
-dilation or ceil_mode), it computes that in one pass, and elsewhere it runs the three ops one after another.
-Fused and separate give the same numbers, bit for bit (tests check it); ``tinycnn.config(fusion=False)``
-turns fusion off.
+``tinycnn.accel.fuse(model)`` puts a layer that calls ``conv2d_relu_max_pool2d`` where a model has a
+``Conv2d``, ``ReLU``, ``MaxPool2d`` run. The function always returns ``max_pool2d(relu(conv2d(x, w, b)))``:
+where the fused Numba kernel applies (the direct convolution's layers: stride 1, few channels; pooling without
+padding, dilation or ceil_mode) it computes that in one pass, elsewhere, and under
+``tinycnn.config(fusion=False)``, it runs the three ops one after another. Fused and separate give the same
+numbers, bit for bit (tests check it).
 """
 from __future__ import annotations
 
