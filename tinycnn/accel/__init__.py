@@ -2,9 +2,24 @@
 
 * ``fuse(model)``: an explicit pass that replaces Conv2d -> ReLU -> MaxPool2d runs by one fused layer
   (``fusion.py``); ``tinycnn train`` calls it, a model built by hand runs unfused until it is fused.
+* ``threads.py``: how Numba's threads wait between kernels, set inside tinycnn's first kernel call.
 
 The textbook path (``tinycnn.config(kernels="numpy", conv_backward="rot180", fusion=False)``) runs none of it.
+The kernel-level modules here sit below the ops; ``fusion.py`` sits above ``tinycnn.nn`` (it builds layers),
+so it is loaded on first use of its names, never by the kernels.
 """
-from .fusion import FusedConv2dReLUMaxPool2d, fuse
+_FUSION_NAMES = ("fuse", "FusedConv2dReLUMaxPool2d")
 
-__all__ = ["fuse", "FusedConv2dReLUMaxPool2d"]
+
+def __getattr__(name):
+    if name in _FUSION_NAMES:
+        from . import fusion  # noqa: PLC0415  (the nn-level part: importing it here would cycle through ops)
+        return getattr(fusion, name)
+    raise AttributeError(f"module 'tinycnn.accel' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_FUSION_NAMES))
+
+
+__all__ = list(_FUSION_NAMES)

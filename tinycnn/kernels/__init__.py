@@ -17,6 +17,7 @@ import importlib.util
 import os
 
 from ..backend import _is_cupy_array
+from ..accel.threads import prepare_numba_threads
 from ..config import get_config
 from . import numpy_kernels
 
@@ -51,7 +52,10 @@ def get_kernels(array=None):
     """The kernel module for ``array`` (see the module docstring for the rule)."""
     if array is not None and _is_cupy_array(array):
         return numpy_kernels
-    return load_numba() if get_kernels_name() == "numba" else numpy_kernels
+    if get_kernels_name() != "numba":
+        return numpy_kernels
+    prepare_numba_threads()          # once: how Numba's threads wait (tinycnn/accel/threads.py)
+    return load_numba()
 
 
 def _launcher():

@@ -10,30 +10,10 @@ installed and wanted.
 """
 from __future__ import annotations
 
-import os
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-# Threading layer. A parallel loop hands work to threads that sleep between loops; waking one costs little on
-# bare metal, but 60-200 us in a VM where an idle virtual CPU is halted (measured on a 2-vCPU KVM guest: an
-# empty parallel loop takes 3 us back to back, 200 us after a 200 us pause). A training step runs several
-# parallel loops with Python and BLAS work between them (LeNet: 4 with the fused conv layers, 13 without), so
-# sleeping threads cost up to 1-3 ms a step. libgomp lets a thread spin GOMP_SPINCOUNT times before it
-# sleeps; measured on that guest: 1000 spins ~ 50 us, 30000 ~ 500 us, 100000 ~ 1.3 ms, 300000 (libgomp's
-# default, what PyTorch runs with) ~ 3 ms. 100000 covers the gaps inside a training step (ms per LeNet step,
-# medians of alternating runs, unfused: 17.9 at 1000, 12.3 at 100000, the same as 300000), and a thread left
-# without work sleeps after ~1 ms. Spinning threads used to fight OpenBLAS's spinning workers after each GEMM;
-# that is handled at the GEMMs (kernels/blas.py). libgomp reads these variables when Numba first loads it; a
-# user's OMP_WAIT_POLICY / GOMP_SPINCOUNT / NUMBA_THREADING_LAYER(_PRIORITY) wins. Without OpenMP, Numba falls
-# back to TBB, then workqueue (which must not be entered from two Python threads at once; tinycnn runs
-# kernels from one thread at a time).
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "100000")
-if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-
+# How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 from .numpy_kernels import avg_pool_divisor, conv_out_size
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
