@@ -13,12 +13,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinycnn
-from tinycnn.kernels import blas
+from tinycnn.accel import blas
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.ops import conv as conv_ops
 
-NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
-ND = pytest.importorskip("tinycnn.kernels.numba_direct")
+NB = pytest.importorskip("tinycnn.accel.numba_kernels")
+ND = pytest.importorskip("tinycnn.accel.numba_direct")
 
 
 def _reference(x, w, b, pad, gy):

@@ -15,8 +15,8 @@ from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.nn import functional as F
 from tinycnn.ops import fused as fused_ops
 
-ND = pytest.importorskip("tinycnn.kernels.numba_direct")
-NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
+ND = pytest.importorskip("tinycnn.accel.numba_direct")
+NB = pytest.importorskip("tinycnn.accel.numba_kernels")
 
 
 # (x shape, w shape, conv padding (t, b, l, r), pool kernel, pool stride): LeNet's two layers, overlapping

@@ -10,17 +10,15 @@ import numpy as np
 import pytest
 
 import tinycnn
-from tinycnn.kernels import numpy_kernels
+from tinycnn.kernels import interface, numpy_kernels
 from tinycnn.ops import conv as conv_ops
 from tinycnn.ops import fused as fused_ops
 from tinycnn.train import TrainConfig, Trainer
 
-# every function an op may call on a kernel set (the NumPy set has them all)
-KERNEL_FUNCTIONS = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-                    "avg_pool2d_backward", "direct_conv_applies", "conv2d_direct_forward",
-                    "conv2d_direct_backward", "conv2d_direct_relu_maxpool", "relu_applies", "relu_forward",
-                    "relu_backward", "release_cols")
-FAST_MODULES = ("tinycnn.kernels.numba_kernels", "tinycnn.kernels.numba_direct")
+FAST_MODULES = ("tinycnn.accel.numba_kernels", "tinycnn.accel.numba_direct")
+# every function an op may call on a kernel set: the required ones and every fast path's
+KERNEL_FUNCTIONS = tuple(dict.fromkeys(
+    [*interface.REQUIRED, *(fn for fns in interface.CAPABILITIES.values() for fn in fns)]))
 
 
 def _spy(monkeypatch, calls, owner, name, label):
@@ -36,16 +34,15 @@ def _spy(monkeypatch, calls, owner, name, label):
 @pytest.fixture
 def calls(monkeypatch):
     counts = collections.Counter()
-    for name in KERNEL_FUNCTIONS:
-        if hasattr(numpy_kernels, name):
-            _spy(monkeypatch, counts, numpy_kernels, name, f"numpy.{name}")
+    for name in interface.REQUIRED:          # all the NumPy set has
+        _spy(monkeypatch, counts, numpy_kernels, name, f"numpy.{name}")
     for module_name in FAST_MODULES:
         try:
             module = importlib.import_module(module_name)
         except ImportError:          # Numba absent: nothing fast can run anyway
             continue
         for name in KERNEL_FUNCTIONS:
-            if hasattr(module, name):
+            if callable(getattr(module, name, None)):
                 _spy(monkeypatch, counts, module, name, f"{module_name}.{name}")
     _spy(monkeypatch, counts, conv_ops, "conv_input_grad_rot180", "rot180")
     _spy(monkeypatch, counts, fused_ops.Conv2dReLUMaxPool2dFunction, "forward", "fused")
@@ -61,9 +58,7 @@ def test_lenet_trains_through_the_textbook_code(tmp_path, calls):
     assert trainer.kernels == "numpy" and np.isfinite(history[0]["train_loss"])
     steps = 192 // 64
     used = {name for name, n in calls.items() if n}
-    textbook = {"numpy.im2col", "numpy.max_pool2d_forward", "numpy.max_pool2d_backward", "rot180"}
-    questions = {"numpy.direct_conv_applies", "numpy.relu_applies", "numpy.release_cols"}  # each a no-op
-    assert textbook <= used <= textbook | questions, used
+    assert used == {"numpy.im2col", "numpy.max_pool2d_forward", "numpy.max_pool2d_backward", "rot180"}, used
     # two convolutions a step forward, and conv2's input gradient (conv1's input needs none) by rot180,
     # which unfolds the dilated gradient with im2col too
     assert calls["rot180"] >= steps

@@ -1,40 +1,45 @@
-"""Kernel dispatcher: which implementation of im2col/col2im/pooling runs for a given array.
+"""Kernel dispatcher: which kernel set computes im2col/col2im/pooling (and the fast paths) for an array.
 
-``get_kernels(array)`` returns a module with the functions ``im2col, col2im, max_pool2d_forward,
-max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward`` (same signatures in every module):
+``get_kernels(array)`` returns a kernel set: a module implementing the interface declared in
+``interface.py`` (the required functions, with the same signatures in every set, plus the fast paths the
+set lists in its ``PROVIDES``):
 
 * CuPy arrays -> ``numpy_kernels`` (written with ``get_array_module``, so it runs on the GPU unchanged);
-* NumPy arrays -> ``numba_kernels`` when Numba is installed, else ``numpy_kernels``.
+* NumPy arrays -> the Numba set (``tinycnn/accel/numba_kernels.py``) when Numba is installed, else
+  ``numpy_kernels``.
 
 The choice is the ``kernels`` setting of ``tinycnn.config`` ("auto", "numpy" or "numba"; its process
 default is the environment variable ``TINYCNN_KERNELS``, read once at import: ``tinycnn/config.py``).
 Numba is imported when the Numba kernels are the ones in use (``load_backend`` at ``import tinycnn``, or the
-first time they are asked for), so the NumPy path works without it.
+first time they are asked for), so the NumPy path works without it. The fast kernels live in the speed
+layer, ``tinycnn/accel/``; this package holds the textbook kernels and the interface they share.
 """
 from __future__ import annotations
 
 import importlib.util
 import os
 
-from ..backend import _is_cupy_array
+from ..accel import COMPILE_WORKER_ENV
 from ..accel.threads import prepare_numba_threads
+from ..backend import _is_cupy_array
 from ..config import get_config
-from . import numpy_kernels
+from . import interface, numpy_kernels
 
-COMPILE_WORKER_ENV = "TINYCNN_COMPILE_WORKER"     # set in the background compile worker (numba_launch.py)
+interface.check(numpy_kernels)
 _numba_kernels = None
 _numba_installed = importlib.util.find_spec("numba") is not None   # looked up once, not per call
 
 
 def load_numba():
-    """The Numba kernel module, imported on first use (ImportError naming the fix when Numba is absent)."""
+    """The Numba kernel set, imported and checked against the interface on first use (ImportError naming
+    the fix when Numba is absent)."""
     global _numba_kernels
     if _numba_kernels is None:
         if not _numba_installed:
             raise ImportError("tinycnn kernels 'numba' requested but numba is not installed "
                               "(pip install numba, or use kernels='numpy')")
-        from . import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
-        _numba_kernels = numba_kernels
+        from ..accel import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
+        _numba_kernels = interface.check(numba_kernels, reference=numpy_kernels)
     return _numba_kernels
 
 
@@ -49,7 +54,7 @@ def get_kernels_name() -> str:
 
 
 def get_kernels(array=None):
-    """The kernel module for ``array`` (see the module docstring for the rule)."""
+    """The kernel set for ``array`` (see the module docstring for the rule)."""
     if array is not None and _is_cupy_array(array):
         return numpy_kernels
     if get_kernels_name() != "numba":
@@ -59,10 +64,9 @@ def get_kernels(array=None):
 
 
 def _launcher():
-    """``numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
-    load_numba()
-    from . import numba_direct  # noqa: PLC0415  (registers the direct-convolution kernels)
-    from . import numba_launch  # noqa: PLC0415
+    """``accel.numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
+    load_numba()                     # imports accel.numba_direct, which registers its kernels
+    from ..accel import numba_launch  # noqa: PLC0415  (optional dependency, imported on first use)
     return numba_launch
 
 
@@ -76,9 +80,9 @@ def prepare(dtype="float32") -> None:
 def load_backend(dtype="float32") -> None:
     """At ``import tinycnn``, as ``import torch`` loads its kernels: when the Numba kernels are in use, import
     Numba, start its type system and load the direct-convolution kernels the disk cache holds for ``dtype``
-    (never compiling anything: a fresh install compiles on first use). About 0.4 s that the first batch no
-    longer pays. Runs in the calling thread: a background thread that imported Numba while the program
-    imported it too deadlocked. Errors are left to the first real use."""
+    (never compiling anything, never starting a thread or process: a fresh install compiles on first use).
+    About 0.4 s that the first batch no longer pays. Runs in the calling thread: a background thread that
+    imported Numba while the program imported it too deadlocked. Errors are left to the first real use."""
     if os.environ.get(COMPILE_WORKER_ENV):
         return
     try:
@@ -88,4 +92,5 @@ def load_backend(dtype="float32") -> None:
         pass
 
 
-__all__ = ["get_kernels", "get_kernels_name", "load_numba", "numpy_kernels", "prepare", "load_backend"]
+__all__ = ["get_kernels", "get_kernels_name", "load_numba", "numpy_kernels", "interface", "prepare",
+           "load_backend"]

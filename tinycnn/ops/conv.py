@@ -12,7 +12,7 @@ from ..backend import get_array_module
 from ..config import get_config
 from ..errors import ShapeError
 from ..kernels import get_kernels
-from ..kernels.blas import matmul
+from ..accel.blas import matmul
 from ._sizes import _pair, conv_output_size, conv_padding, shape_str
 
 class Conv2dFunction(Function):
@@ -44,7 +44,7 @@ class Conv2dFunction(Function):
 
     Direct path (Numba kernels, stride 1, dilation 1, one group, few channels: LeNet's layers): the same
     three sums computed per image without materialising cols, which for such layers costs more memory
-    traffic than the skinny GEMM saves (``kernels/numba_direct.py`` derives the index mapping). Tests check
+    traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
     it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
 
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
@@ -54,7 +54,7 @@ class Conv2dFunction(Function):
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kern = get_kernels(x)
         self.params = (stride, padding, dilation, groups)
-        self.direct = (get_config().conv_direct and hasattr(kern, "direct_conv_applies")
+        self.direct = (get_config().conv_direct and "direct_conv" in kern.PROVIDES
                        and kern.direct_conv_applies(x.shape, w.shape, stride, dilation, groups))
         if self.direct:                      # no cols: backward recomputes the shifted rows from x
             self.x, self.w, self.x_shape = x, w, x.shape
@@ -105,7 +105,7 @@ class Conv2dFunction(Function):
         cols = self.__dict__.get("cols")
         kern = get_kernels(cols) if cols is not None else None
         super().release()
-        if kern is not None and hasattr(kern, "release_cols"):   # reuse the big buffer (numba_kernels)
+        if kern is not None and "cols_pool" in kern.PROVIDES:   # reuse the big buffer (accel/cols_pool.py)
             kern.release_cols(cols)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):

@@ -13,7 +13,7 @@ from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..config import get_config
 from ..kernels import get_kernels
-from ..kernels.blas import matmul
+from ..accel.blas import matmul
 from ._sizes import _pair, conv_transpose_output_size, shape_str
 from .conv import conv_input_grad_rot180
 

@@ -60,7 +60,7 @@ def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, la
     if not get_config().fusion:
         return None
     x, w = _arr(input), _arr(weight)
-    if get_array_module(x) is not get_array_module(w) or not hasattr(get_kernels(x), "conv2d_direct_relu_maxpool"):
+    if get_array_module(x) is not get_array_module(w) or "fused_conv_relu_maxpool" not in get_kernels(x).PROVIDES:
         return None
     if x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype or (bias is not None and _arr(bias).dtype != x.dtype):
         return None                      # the separate ops raise the right error
