@@ -161,7 +161,7 @@ def test_dispatcher_follows_the_config():
 
 def test_dispatcher_without_numba(monkeypatch):
     use_config(kernels="auto")
-    monkeypatch.setattr(kernels, "_numba_installed", False)
+    monkeypatch.setattr(sys.modules["tinycnn.config"], "_numba_installed", False)
     monkeypatch.setattr(kernels, "_numba_kernels", None)
     assert kernels.get_kernels(np.zeros(1)) is NP
     with pytest.raises(ImportError, match="numba is not installed"):

@@ -22,6 +22,7 @@ CuPy arrays always take the NumPy kernels (they run on the GPU unchanged).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import threading
 from typing import NamedTuple
@@ -37,6 +38,16 @@ class Settings(NamedTuple):
     conv_direct: bool
     fusion: bool
 
+
+_numba_installed = importlib.util.find_spec("numba") is not None     # looked up once, not per call
+
+
+def numba_installed() -> bool:
+    """Whether Numba can be imported (looked up once, at import)."""
+    return _numba_installed
+
+
+NO_NUMBA = "tinycnn kernels 'numba' requested but numba is not installed (pip install numba, or use kernels='numpy')"
 
 _ALLOWED = {"kernels": KERNEL_SETS, "conv_backward": CONV_BACKWARDS, "conv_direct": _BOOLS, "fusion": _BOOLS}
 
@@ -78,9 +89,8 @@ class config(contextlib.ContextDecorator):
         self.changes = {name: _check(name, value) for name, value in settings.items()}
 
     def __enter__(self) -> Settings:
-        if self.changes.get("kernels") == "numba":
-            from .kernels import load_numba  # noqa: PLC0415  (config sits below the kernels: asked on use)
-            load_numba()                     # ImportError now, not at the first conv, when Numba is absent
+        if self.changes.get("kernels") == "numba" and not numba_installed():
+            raise ImportError(NO_NUMBA)      # now, not at the first conv
         previous = get_config()
         saved = getattr(_local, "saved", None)
         if saved is None:

@@ -16,18 +16,16 @@ layer, ``tinycnn/accel/``; this package holds the textbook kernels and the inter
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 
 from ..accel import COMPILE_WORKER_ENV
 from ..accel.threads import prepare_numba_threads
 from ..backend import _is_cupy_array
-from ..config import get_config
+from ..config import NO_NUMBA, get_config, numba_installed
 from . import interface, numpy_kernels
 
 interface.check(numpy_kernels)
 _numba_kernels = None
-_numba_installed = importlib.util.find_spec("numba") is not None   # looked up once, not per call
 
 
 def load_numba():
@@ -35,9 +33,8 @@ def load_numba():
     the fix when Numba is absent)."""
     global _numba_kernels
     if _numba_kernels is None:
-        if not _numba_installed:
-            raise ImportError("tinycnn kernels 'numba' requested but numba is not installed "
-                              "(pip install numba, or use kernels='numpy')")
+        if not numba_installed():
+            raise ImportError(NO_NUMBA)
         from ..accel import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
         _numba_kernels = interface.check(numba_kernels, reference=numpy_kernels)
     return _numba_kernels
@@ -47,7 +44,7 @@ def get_kernels_name() -> str:
     """The name of the kernel set NumPy arrays get now in this thread ("numpy" or "numba")."""
     name = get_config().kernels
     if name == "auto":
-        return "numba" if _numba_installed else "numpy"
+        return "numba" if numba_installed() else "numpy"
     if name not in ("numpy", "numba"):      # only the environment variable can bring another value
         raise ValueError(f"TINYCNN_KERNELS must be 'numpy' or 'numba', got {name!r}")
     return name
