@@ -18,6 +18,9 @@ not which numbers come out (up to float rounding; bit for bit for ``fusion``):
 * ``fusion``: let a fused layer (``tinycnn.accel.fuse``) run its fused kernel; False runs its ops one by one.
 
 CuPy arrays always take the NumPy kernels (they run on the GPU unchanged).
+
+As an attribute of the package, ``tinycnn.config`` is this scope (as ``torch.no_grad`` is a class); this
+module's other names are reached with ``from tinycnn.config import DEFAULTS``.
 """
 from __future__ import annotations
 
