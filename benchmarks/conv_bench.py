@@ -16,7 +16,7 @@ import numpy as np
 
 import tinycnn
 import tinycnn.nn.functional as F
-from tinycnn import Tensor, kernels
+from tinycnn import Tensor
 
 try:
     import torch
@@ -115,7 +115,7 @@ def main(argv=None):
     head += f" {'torch':>8s} {'numba/torch':>11s}" if torch else ""
     head += f" {'numpy/numba':>11s}"
     print(f"forward+backward, ms (best of {args.repeat}), {args.dtype}; numba kernels threading: "
-          f"{tinycnn.kernels.get_kernels_name()} default; 'nb-rot' = numba with set_conv_backward('rot180')")
+          f"{tinycnn.kernels.get_kernels_name()} default; 'nb-rot' = numba with conv_backward='rot180'")
     print(head)
     print("-" * len(head))
     totals = {}
@@ -129,11 +129,8 @@ def main(argv=None):
             if op != "conv" and mode == "rot180":
                 row[kset, mode] = float("nan")
                 continue
-            kernels.set_kernels(kset)
-            tinycnn.set_conv_backward(mode)
-            row[kset, mode] = best_of(tinycnn_step(op, x, params, rng), args.repeat)
-        kernels.set_kernels(None)
-        tinycnn.set_conv_backward("col2im")
+            with tinycnn.config(kernels=kset, conv_backward=mode):
+                row[kset, mode] = best_of(tinycnn_step(op, x, params, rng), args.repeat)
         t_torch = best_of(torch_step(op, x, params, rng), args.repeat) if torch else None
         line = f"{net:8s} {name:28s} {row['numpy', 'col2im']:8.2f} {row['numba', 'col2im']:8.2f} " \
                f"{row['numba', 'rot180']:8.2f}"

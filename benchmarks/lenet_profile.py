@@ -18,7 +18,6 @@ import tinycnn
 from tinycnn import autograd, kernels, optim
 from tinycnn.models import lenet5
 from tinycnn.nn import functional as F
-from tinycnn.ops import conv, fused
 
 TIMES: dict = collections.defaultdict(float)
 
@@ -61,18 +60,20 @@ def main():
     parser.add_argument("--no-fusion", action="store_true", help="run conv, relu and max pooling as three ops")
     parser.add_argument("--kernels", choices=["numpy", "numba"])
     args = parser.parse_args()
-    if args.no_direct:
-        conv.set_conv_direct(False)
-    if args.no_fusion:
-        fused.set_fusion(False)
+    settings = dict(conv_direct=not args.no_direct, fusion=not args.no_fusion)
     if args.kernels:
-        kernels.set_kernels(args.kernels)
-    instrument_functions()
+        settings["kernels"] = args.kernels
+    with tinycnn.config(**settings):
+        profile(args.steps)
+
+
+def profile(steps):
     rng = np.random.default_rng(0)
     xs = rng.standard_normal((128 * 20, 1, 28, 28), dtype=np.float32)
     ys = rng.integers(0, 10, 128 * 20)
     tinycnn.manual_seed(0)
-    model = lenet5("modern")
+    model = tinycnn.accel.fuse(lenet5("modern"))      # as `tinycnn train` runs it
+    instrument_functions()                            # after fuse: it loads the fused op's Function
     opt = optim.Adam(model.parameters(), lr=1e-3)
 
     def step(i):
@@ -94,13 +95,13 @@ def main():
         step(i)
     TIMES.clear()
     start = time.perf_counter()
-    for i in range(args.steps):
+    for i in range(steps):
         step(i)
     total = time.perf_counter() - start
-    print(f"LeNet-5 step, batch 128: {1000 * total / args.steps:.2f} ms/step "
-          f"(~{469 * total / args.steps:.2f} s per 469-step epoch), kernels={kernels.get_kernels_name()}")
+    print(f"LeNet-5 step, batch 128: {1000 * total / steps:.2f} ms/step "
+          f"(~{469 * total / steps:.2f} s per 469-step epoch), kernels={kernels.get_kernels_name()}")
     for name, sec in sorted(TIMES.items(), key=lambda kv: -kv[1]):
-        print(f"  {name:28s}{1000 * sec / args.steps:8.3f} ms")
+        print(f"  {name:28s}{1000 * sec / steps:8.3f} ms")
 
 
 if __name__ == "__main__":

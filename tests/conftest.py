@@ -53,6 +53,14 @@ def _torch_default_dtype(request):
     torch.set_default_dtype(previous)
 
 
+@pytest.fixture(autouse=True)
+def _config_scopes():
+    """Every ``helpers.use_config`` scope a test entered ends with the test."""
+    yield
+    from helpers import close_config_scopes
+    close_config_scopes()
+
+
 @pytest.fixture(scope="session")
 def torch():
     """PyTorch, the test oracle: a test that takes this fixture skips where torch is not installed, and the

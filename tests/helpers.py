@@ -6,12 +6,24 @@ that mixes up positions is caught). ``assert_grads_match`` compares that with wh
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import numpy as np
 
 import tinycnn
 from tinycnn import Tensor, no_grad
+
+_CONFIG_SCOPES = contextlib.ExitStack()
+
+
+def use_config(**settings) -> None:
+    """Enter ``tinycnn.config(**settings)`` until the running test ends (conftest.py closes the scopes)."""
+    _CONFIG_SCOPES.enter_context(tinycnn.config(**settings))
+
+
+def close_config_scopes() -> None:
+    _CONFIG_SCOPES.close()
 
 
 def _first(out):

@@ -10,20 +10,13 @@ from hypothesis import strategies as st
 import tinycnn
 import tinycnn.nn as nn
 import tinycnn.nn.functional as F
-from tinycnn import Tensor, kernels
+from tinycnn import Tensor
 from tinycnn.ops import conv as conv_ops
 
+from helpers import use_config
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")
 KSETS = ["numpy", "numba"]
 MODES = ["rot180", "col2im"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_settings():
-    mode = tinycnn.get_conv_backward()
-    yield
-    kernels.set_kernels(None)
-    tinycnn.set_conv_backward(mode)
 
 
 def run_ours(x, w, b, gy, **kw):
@@ -75,8 +68,8 @@ CASES = [
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("case", CASES, ids=[str(i) for i in range(len(CASES))])
 def test_conv2d_matches_torch(case, mode, kset, torch):
-    kernels.set_kernels(kset)
-    tinycnn.set_conv_backward(mode)
+    use_config(kernels=kset)
+    use_config(conv_backward=mode)
     n, cin, hw, cout, k, s, p, d, g = case
     rng = np.random.default_rng(len(str(case)))
     x, w, b = make(rng, n, cin, hw, cout, k, g, bias=(len(str(case)) % 2 == 0))
@@ -99,8 +92,8 @@ def test_kernel_sets_and_backward_modes_agree(case):
     results = {}
     for kset in KSETS:
         for mode in MODES:
-            kernels.set_kernels(kset)
-            tinycnn.set_conv_backward(mode)
+            use_config(kernels=kset)
+            use_config(conv_backward=mode)
             results[kset, mode] = run_ours(x, w, b, gy, **kw)
     ref = results["numpy", "col2im"]
     for key, res in results.items():
@@ -111,7 +104,7 @@ def test_kernel_sets_and_backward_modes_agree(case):
 @pytest.mark.parametrize("mode", MODES)
 def test_unreached_rows_get_zero_gradient(mode):
     """H=8, k=3, s=3: rows/cols 6..7 lie in no window; gx keeps x's shape and is 0 there."""
-    tinycnn.set_conv_backward(mode)
+    use_config(conv_backward=mode)
     rng = np.random.default_rng(0)
     x, w, _ = make(rng, 1, 2, (8, 8), 3, (3, 3), 1)
     X = Tensor(x, requires_grad=True)
@@ -126,8 +119,8 @@ def test_unreached_rows_get_zero_gradient(mode):
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("mode", MODES)
 def test_gradcheck(kset, mode):
-    kernels.set_kernels(kset)
-    tinycnn.set_conv_backward(mode)
+    use_config(kernels=kset)
+    use_config(conv_backward=mode)
     rng = np.random.default_rng(3)
     x, w, b = make(rng, 2, 4, (6, 7), 4, (3, 2), 2)
     fn = lambda x, w, b: F.conv2d(x, w, b, stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2)
@@ -149,7 +142,7 @@ def test_gradcheck_fails_on_a_wrong_backward(monkeypatch):
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_float32_stays_float32(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     conv = nn.Conv2d(3, 4, 3, padding=1)
     x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 6, 6)).astype(np.float32), requires_grad=True)
     y = conv(x)
@@ -170,7 +163,7 @@ def test_input_without_grad_skips_input_gradient():
 @pytest.mark.parametrize("kset", KSETS)
 @pytest.mark.parametrize("k,s,p,d", [((2, 3), 1, 0, 1), (3, 2, 1, 1), ((3, 2), (2, 1), (1, 0), (2, 1))])
 def test_unfold_fold_match_torch(kset, k, s, p, d, torch):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, 7, 8))
     X, tx = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -259,9 +252,9 @@ def test_dtype_mismatch_is_a_type_error():
         F.conv2d(Tensor(np.ones((1, 1, 3, 3))), Tensor(np.ones((1, 1, 3, 3), np.float32)))
 
 
-def test_set_conv_backward_rejects_unknown_mode():
-    with pytest.raises(ValueError, match="rot180"):
-        tinycnn.set_conv_backward("fft")
+def test_config_rejects_unknown_conv_backward():
+    with pytest.raises(ValueError, match=r"conv_backward must be one of 'col2im', 'rot180', got 'fft'"):
+        tinycnn.config(conv_backward="fft")
 
 
 # ---- property test --------------------------------------------------------------------------------------------
@@ -282,8 +275,8 @@ def conv_configs(draw):
 @settings(max_examples=25, deadline=None)
 @given(conv_configs())
 def test_property_random_configs_match_torch(torch, cfg):
-    kernels.set_kernels(cfg["kset"])
-    tinycnn.set_conv_backward(cfg["mode"])
+    use_config(kernels=cfg["kset"])
+    use_config(conv_backward=cfg["mode"])
     rng = np.random.default_rng(0)
     x, w, b = make(rng, cfg["n"], cfg["cin"], cfg["hw"], cfg["cout"], cfg["k"], cfg["g"])
     kw = dict(stride=cfg["s"], padding=cfg["p"], dilation=cfg["d"], groups=cfg["g"])

@@ -11,20 +11,12 @@ import pytest
 import tinycnn
 import tinycnn.nn as nn
 import tinycnn.nn.functional as F
-from tinycnn import Tensor, kernels
+from tinycnn import Tensor
 from tinycnn.utils.gradcheck import gradcheck
 
-from helpers import assert_matches_torch, assert_module_matches_torch
+from helpers import assert_matches_torch, assert_module_matches_torch, use_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using padding=.same.:UserWarning")
-
-
-@pytest.fixture(autouse=True)
-def _restore_settings():
-    mode = tinycnn.get_conv_backward()
-    yield
-    kernels.set_kernels(None)
-    tinycnn.set_conv_backward(mode)
 
 
 # (x shape, weight shape, kwargs): stride, padding, output_padding (within and beyond the padding), groups,
@@ -44,8 +36,8 @@ CT_CASES = [
 @pytest.mark.parametrize("ksets", ["numpy", "numba"])
 @pytest.mark.parametrize("x_shape,w_shape,kw", CT_CASES)
 def test_conv_transpose2d_matches_torch(torch, x_shape, w_shape, kw, mode, ksets):
-    tinycnn.set_conv_backward(mode)
-    kernels.set_kernels(ksets)
+    use_config(conv_backward=mode)
+    use_config(kernels=ksets)
     rng = np.random.default_rng(0)
     g = kw.get("groups", 1)
     x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[1] * g)

@@ -214,8 +214,8 @@ CLI_ROWS = [
      "tinycnn train: --device: cuda needs a GPU and CuPy (pip install 'tinycnn[gpu]'), and none was found; "
      "use --device cpu"),
     ("a damaged Numba kernel cache", "tinycnn train", 2, None,
-     "tinycnn train: the Numba kernel cache in tinycnn/kernels/__pycache__ is damaged (UnpicklingError: pickle "
-     "data was truncated): delete its files (rm tinycnn/kernels/__pycache__/*.nb[ic]) and run again; the kernels "
+     "tinycnn train: the Numba kernel cache in tinycnn/accel/__pycache__ is damaged (UnpicklingError: pickle "
+     "data was truncated): delete its files (rm tinycnn/accel/__pycache__/*.nb[ic]) and run again; the kernels "
      "are compiled again on first use (or point NUMBA_CACHE_DIR at an empty folder)"),
     ("the loss stops being finite", "tinycnn train --optimizer sgd --lr 1e30", 1, None,
      "tinycnn train: non-finite loss (nan) at epoch 1, step 2: training stopped; no epoch had completed, so no "

@@ -8,25 +8,17 @@ import types
 
 import numpy as np
 import pytest
-from helpers import output_and_grads
+from helpers import output_and_grads, use_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinycnn
-from tinycnn import kernels
-from tinycnn.kernels import blas
+from tinycnn.accel import blas
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.ops import conv as conv_ops
 
-NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
-ND = pytest.importorskip("tinycnn.kernels.numba_direct")
-
-
-@pytest.fixture(autouse=True)
-def _restore():
-    yield
-    kernels.set_kernels(None)
-    conv_ops.set_conv_direct(True)
+NB = pytest.importorskip("tinycnn.accel.numba_kernels")
+ND = pytest.importorskip("tinycnn.accel.numba_direct")
 
 
 def _reference(x, w, b, pad, gy):
@@ -126,8 +118,8 @@ def test_which_layers_take_the_direct_path():
 
 
 def _conv_through_ops(direct, x, w, b, padding):
-    conv_ops.set_conv_direct(direct)
-    kernels.set_kernels("numba")
+    use_config(conv_direct=direct)
+    use_config(kernels="numba")
     def ran_the_path_under_test(y):
         assert y.grad_fn.direct is direct
 
@@ -146,7 +138,7 @@ def test_conv2d_direct_path_equals_im2col_path_through_autograd():
 
 
 def test_conv2d_direct_path_gradcheck():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(3)
     x = tinycnn.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True)
     w = tinycnn.tensor(rng.standard_normal((3, 2, 3, 2)), requires_grad=True)
@@ -156,7 +148,7 @@ def test_conv2d_direct_path_gradcheck():
 
 
 def test_conv2d_direct_path_skips_unwanted_gradients():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(4)
     x = tinycnn.tensor(rng.standard_normal((2, 1, 6, 6)))                 # input needs no gradient
     w = tinycnn.tensor(rng.standard_normal((2, 1, 3, 3)), requires_grad=True)
@@ -238,12 +230,12 @@ def test_relu_kernels_bitwise_equal_numpy(dtype):
 
 
 def test_relu_op_takes_the_kernel_path_for_large_inputs_and_matches():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(8)
     data = rng.standard_normal(NB.RELU_MIN_SIZE + 10)
     results = []
     for name in ("numba", "numpy"):
-        kernels.set_kernels(name)
+        use_config(kernels=name)
         x = tinycnn.tensor(data, requires_grad=True)
         y = tinycnn.nn.functional.relu(x)
         (y * tinycnn.tensor(np.arange(data.size, dtype=np.float64))).sum().backward()

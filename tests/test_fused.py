@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import output_and_grads
+from helpers import output_and_grads, use_config
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinycnn
-from tinycnn import kernels, nn
+from tinycnn import accel, nn
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.nn import functional as F
 from tinycnn.ops import fused as fused_ops
 
-ND = pytest.importorskip("tinycnn.kernels.numba_direct")
-NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
-
-
-@pytest.fixture(autouse=True)
-def _restore():
-    yield
-    kernels.set_kernels(None)
-    fused_ops.set_fusion(True)
+ND = pytest.importorskip("tinycnn.accel.numba_direct")
+NB = pytest.importorskip("tinycnn.accel.numba_kernels")
 
 
 # (x shape, w shape, conv padding (t, b, l, r), pool kernel, pool stride): LeNet's two layers, overlapping
@@ -130,8 +123,8 @@ def test_fused_kernel_nan_and_signed_zero_follow_relu_and_max_pool(parity_min_wi
 
 
 def _run(fuse, kernel_set, x, w, b, conv_kw, pool_kw):
-    fused_ops.set_fusion(fuse)
-    kernels.set_kernels(kernel_set)
+    use_config(fusion=fuse)
+    use_config(kernels=kernel_set)
     return output_and_grads(lambda x, w, b: fused_ops.conv2d_relu_max_pool2d(x, w, b, **conv_kw, **pool_kw),
                             (x, w, b))
 
@@ -154,7 +147,7 @@ def test_fused_op_through_autograd_equals_separate_ops_bitwise(dtype):
 
 
 def test_fused_op_gradcheck():
-    kernels.set_kernels("numba")
+    use_config(kernels="numba")
     rng = np.random.default_rng(2)
     x = tinycnn.tensor(rng.standard_normal((2, 2, 7, 6)), requires_grad=True)
     w = tinycnn.tensor(rng.standard_normal((5, 2, 3, 3)), requires_grad=True)
@@ -183,7 +176,7 @@ def test_cases_the_kernel_does_not_cover_run_the_separate_ops(conv_kw, pool_kw):
     np.testing.assert_array_equal(fused[0], F.max_pool2d(F.relu(z), **pool).numpy())
 
 
-# ---- nn.Sequential ------------------------------------------------------------------------------------------
+# ---- nn.Sequential and accel.fuse -------------------------------------------------------------------------
 def _lenet():
     tinycnn.manual_seed(0)
     return nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
@@ -208,19 +201,63 @@ def _train_step(model, x, y):
     return out, ops, {k: p.grad.numpy().copy() for k, p in model.named_parameters()}
 
 
-def test_sequential_fuses_conv_relu_pool_with_the_same_numbers():
-    kernels.set_kernels("numba")
+def test_sequential_runs_its_layers_one_by_one():
+    """net(x) and `for layer in net: x = layer(x)` build the same graph: no fusion inside Sequential."""
+    use_config(kernels="numba")
+    model = _lenet()
+    x = tinycnn.randn(2, 1, 28, 28)
+    by_loop = x
+    for layer in model:
+        by_loop = layer(by_loop)
+    assert _graph_functions(model(x)) == _graph_functions(by_loop)
+    assert "Conv2dReLUMaxPool2dFunction" not in _graph_functions(model(x))
+    np.testing.assert_array_equal(model(x).numpy(), by_loop.numpy())
+
+
+def test_fuse_puts_visible_layers_and_keeps_the_state_dict():
+    model = _lenet()
+    keys, params = list(model.state_dict()), [id(p) for p in model.parameters()]
+    assert accel.fuse(model) is model
+    text = str(model)
+    assert text.count("FusedConv2dReLUMaxPool2d(") == 2 and "\n  (1): ReLU" not in text
+    assert "(0): FusedConv2dReLUMaxPool2d(Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2)) -> " \
+           "ReLU -> MaxPool2d(kernel_size=2, stride=2" in text
+    assert [type(m).__name__ for m in model] == ["FusedConv2dReLUMaxPool2d", "FusedConv2dReLUMaxPool2d",
+                                                 "Flatten", "Linear"]
+    assert list(model.state_dict()) == keys == ["0.weight", "0.bias", "3.weight", "3.bias", "7.weight", "7.bias"]
+    assert [id(p) for p in model.parameters()] == params       # the same Parameters: optimizers keep working
+    accel.fuse(model)
+    assert str(model) == text                                   # fusing twice changes nothing
+
+
+def test_fused_and_unfused_models_give_the_same_numbers_bitwise():
+    use_config(kernels="numba")
     rng = np.random.default_rng(4)
     x = tinycnn.tensor(rng.standard_normal((8, 1, 28, 28)).astype(np.float32))
     y = tinycnn.tensor(rng.integers(0, 10, 8))
-    out, ops, grads = _train_step(_lenet(), x, y)
+    out, ops, grads = _train_step(accel.fuse(_lenet()), x, y)
     assert ops.count("Conv2dReLUMaxPool2dFunction") == 2 and "Conv2dFunction" not in ops
-    fused_ops.set_fusion(False)
     out_ref, ops_ref, grads_ref = _train_step(_lenet(), x, y)
     assert "Conv2dReLUMaxPool2dFunction" not in ops_ref and ops_ref.count("Conv2dFunction") == 2
     np.testing.assert_array_equal(out.numpy(), out_ref.numpy())
+    assert list(grads) == list(grads_ref)
     for name in grads:
         np.testing.assert_array_equal(grads[name], grads_ref[name])
+    use_config(fusion=False)                                   # a fused layer then runs the three ops
+    out_off, ops_off, grads_off = _train_step(accel.fuse(_lenet()), x, y)
+    assert "Conv2dReLUMaxPool2dFunction" not in ops_off and ops_off.count("Conv2dFunction") == 2
+    np.testing.assert_array_equal(out_off.numpy(), out_ref.numpy())
+
+
+def test_checkpoints_load_across_fused_and_unfused(tmp_path):
+    fused = accel.fuse(_lenet())
+    tinycnn.manual_seed(5)
+    plain = nn.Sequential(nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2, 2),
+                          nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(), nn.Linear(400, 10))
+    tinycnn.save(fused.state_dict(), tmp_path / "fused.npz")
+    plain.load_state_dict(tinycnn.load(tmp_path / "fused.npz"))
+    x = tinycnn.randn(2, 1, 28, 28)
+    np.testing.assert_array_equal(plain(x).numpy(), fused(x).numpy())
 
 
 class _MyReLU(nn.ReLU):
@@ -228,21 +265,26 @@ class _MyReLU(nn.ReLU):
         return F.relu(input) * 2.0
 
 
-def test_sequential_leaves_other_layer_runs_alone():
-    """A subclass may change forward, and return_indices changes the output: neither is fused."""
-    kernels.set_kernels("numba")
+def test_fuse_leaves_other_layer_runs_alone():
+    """A subclass may change forward, return_indices changes the output, a hook wants to see the layer."""
+    use_config(kernels="numba")
     x = tinycnn.randn(2, 1, 8, 8)
-    custom = nn.Sequential(nn.Conv2d(1, 2, 3), _MyReLU(), nn.MaxPool2d(2))
-    assert "Conv2dReLUMaxPool2dFunction" not in _graph_functions(custom(x.requires_grad_()))
+    custom = accel.fuse(nn.Sequential(nn.Conv2d(1, 2, 3), _MyReLU(), nn.MaxPool2d(2)))
+    assert [type(m) for m in custom] == [nn.Conv2d, _MyReLU, nn.MaxPool2d]
     conv, pool = custom[0], custom[2]
     np.testing.assert_array_equal(custom(x).numpy(), pool(F.relu(conv(x)) * 2.0).numpy())
-    with_indices = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    with_indices = accel.fuse(nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2, return_indices=True)))
     out, idx = with_indices(x)
     assert idx.dtype == np.int64 and out.shape == idx.shape
+    watched = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2))
+    watched[1].register_forward_hook(lambda m, i, o: None)
+    assert len(accel.fuse(watched)) == 3
+    with pytest.raises(TypeError, match="tinycnn.accel.fuse: expected a tinycnn.nn.Module, got list"):
+        accel.fuse([conv])
 
 
-def test_sequential_fused_layers_report_bad_input_like_the_layers():
-    model = _lenet()
+def test_fused_layers_report_bad_input_like_the_layers():
+    model = accel.fuse(_lenet())
     with pytest.raises(ValueError, match=r"Conv2d\(1, 6\) expects 1 input channels, got input of shape "
                                          r"\(2, 3, 28, 28\)"):
         model(tinycnn.randn(2, 3, 28, 28))
@@ -250,8 +292,14 @@ def test_sequential_fused_layers_report_bad_input_like_the_layers():
         model(tinycnn.randn(2, 1, 28, 28, dtype=tinycnn.float64))
 
 
-def test_sequential_calls_every_layer_while_a_tool_watches_them():
-    """utils.summary wraps each layer's forward: the fused run must not hide the three layers from it."""
+def test_tinycnn_train_fuses_its_model(tmp_path):
+    from tinycnn.train import TrainConfig, Trainer
+    trainer = Trainer(TrainConfig(out=str(tmp_path / "run"), train_limit=64, test_limit=64, progress=False))
+    assert sum(isinstance(m, accel.FusedConv2dReLUMaxPool2d) for m in trainer.model.modules()) == 2
+
+
+def test_a_tool_watching_the_layers_sees_every_layer_called():
+    """utils.summary wraps each layer's forward: an unfused model shows its three layers."""
     from tinycnn.utils import summary
     rows = [row for row in str(summary(_lenet(), (1, 28, 28))).splitlines() if "(" in row]
     names = " ".join(rows)

@@ -436,14 +436,10 @@ def test_conv2d(c, seed):
     # the two input-gradient formulations (textbook rot180 and col2im) agree on every case
     grads = {}
     for mode in ("rot180", "col2im"):
-        previous = conv_ops.get_conv_backward()
-        conv_ops.set_conv_backward(mode)
-        try:
+        with tc.config(conv_backward=mode):
             xt = Tensor(x, requires_grad=True)
             fn(xt, *[Tensor(a) for a in arrays[1:]]).sum().backward()
             grads[mode] = xt.grad.numpy()
-        finally:
-            conv_ops.set_conv_backward(previous)
     np.testing.assert_allclose(grads["rot180"], grads["col2im"], atol=1e-12)
     if torch is not None:
         torch_agrees(fn, lambda *ts: TF.conv2d(*ts, **kw), arrays)

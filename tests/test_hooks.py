@@ -144,7 +144,7 @@ def test_backward_hooks_can_replace_gradients(torch):
 
 
 def test_hooks_on_fused_layers_still_fire():
-    """A hook on a Conv2d inside Sequential (conv -> relu -> pool, normally one fused op) sees its own output."""
+    """A hook on a Conv2d inside Sequential (conv -> relu -> pool) sees its own output, also after fuse()."""
     tinycnn.manual_seed(0)
     seq = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2))
     x = tinycnn.randn(1, 1, 6, 6)
@@ -152,6 +152,8 @@ def test_hooks_on_fused_layers_still_fire():
     seen = []
     seq[0].register_forward_hook(lambda m, a, o: seen.append(tuple(o.shape)))
     seq[2].register_full_backward_hook(lambda m, gi, go: seen.append(tuple(gi[0].shape)))
+    tinycnn.accel.fuse(seq)              # a watched layer is left alone
+    assert [type(m) for m in seq] == [nn.Conv2d, nn.ReLU, nn.MaxPool2d]
     out = seq(x.requires_grad_())
     out.sum().backward()
     assert seen == [(1, 2, 4, 4), (1, 2, 4, 4)]

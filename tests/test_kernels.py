@@ -1,5 +1,5 @@
 """The kernel sets: NumPy reference vs Numba give the same numbers; im2col/col2im are adjoint; the
-dispatcher honours set_kernels / TINYCNN_KERNELS; the NumPy path works with Numba absent."""
+dispatcher honours tinycnn.config(kernels=...); the NumPy path works with Numba absent."""
 from __future__ import annotations
 
 import os
@@ -11,17 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import tinycnn
 from tinycnn import kernels
+from tinycnn.kernels import interface
 from tinycnn.kernels import numpy_kernels as NP
 from tinycnn.ops._sizes import pool_output_size
 
-NB = pytest.importorskip("tinycnn.kernels.numba_kernels")
+from helpers import use_config
 
-
-@pytest.fixture(autouse=True)
-def _restore_kernels():
-    yield
-    kernels.set_kernels(None)
+NB = pytest.importorskip("tinycnn.accel.numba_kernels")
 
 
 # (N, C, H, W, kernel, stride, padding (t, b, l, r), dilation)
@@ -115,31 +113,59 @@ def test_both_modules_export_the_same_functions():
         assert inspect.signature(getattr(NP, name)) == inspect.signature(getattr(NB, name)), name
 
 
+# ---- the interface ------------------------------------------------------------------------------------------
+def test_both_sets_implement_the_declared_interface():
+    assert NP.PROVIDES == frozenset() and NB.PROVIDES == frozenset(interface.CAPABILITIES)
+    assert interface.check(NP) is NP and interface.check(NB, reference=NP) is NB
+    for name in interface.functions(NB):
+        assert hasattr(NB, name), name
+
+
+def test_a_set_missing_a_declared_function_is_refused_naming_it():
+    import types
+    broken = types.ModuleType("broken")
+    broken.NAME, broken.PROVIDES = "broken", frozenset({"relu"})
+    for name in interface.REQUIRED:
+        setattr(broken, name, getattr(NP, name))
+    broken.relu_forward = NB.relu_forward
+    with pytest.raises(TypeError, match=r"kernel set 'broken' lacks relu_backward, RELU_MIN_SIZE"):
+        interface.check(broken)
+    broken.PROVIDES = frozenset({"fft"})
+    with pytest.raises(TypeError, match=r"declares unknown capabilities \['fft'\]"):
+        interface.check(broken)
+    broken.PROVIDES = frozenset()
+    broken.im2col = lambda x, kernel_size: None
+    with pytest.raises(TypeError, match=r"kernel set 'broken': im2col\(x, kernel_size\) differs"):
+        interface.check(broken, reference=NP)
+
+
+def test_ops_ask_the_interface_not_hasattr():
+    import pathlib
+    ops = pathlib.Path(kernels.__file__).parent.parent / "ops"
+    for path in ops.glob("*.py"):
+        assert "hasattr(kern" not in path.read_text() and "hasattr(get_kernels" not in path.read_text(), path
+
+
 # ---- the dispatcher -------------------------------------------------------------------------------------------
-def test_dispatcher_set_kernels_and_env(monkeypatch):
+def test_dispatcher_follows_the_config():
     x = np.zeros((1, 1, 2, 2))
-    monkeypatch.delenv("TINYCNN_KERNELS", raising=False)
-    assert kernels.get_kernels(x) is NB                      # numba installed -> numba by default
-    monkeypatch.setenv("TINYCNN_KERNELS", "numpy")
-    assert kernels.get_kernels(x) is NP                      # env var read at call time
-    kernels.set_kernels("numba")
-    assert kernels.get_kernels(x) is NB                      # set_kernels wins over the env var
-    kernels.set_kernels(None)
-    assert kernels.get_kernels(x) is NP
-    monkeypatch.setenv("TINYCNN_KERNELS", "fortran")
-    with pytest.raises(ValueError, match="TINYCNN_KERNELS"):
-        kernels.get_kernels(x)
-    with pytest.raises(ValueError, match="set_kernels"):
-        kernels.set_kernels("cuda")
+    if tinycnn.get_config().kernels == "auto":
+        assert kernels.get_kernels(x) is NB                  # numba installed -> numba by default
+    use_config(kernels="numpy")
+    assert kernels.get_kernels(x) is NP and kernels.get_kernels_name() == "numpy"
+    use_config(kernels="numba")
+    assert kernels.get_kernels(x) is NB                      # the inner scope wins
+    use_config(kernels="auto")
+    assert kernels.get_kernels(x) is NB
 
 
 def test_dispatcher_without_numba(monkeypatch):
-    monkeypatch.delenv("TINYCNN_KERNELS", raising=False)
-    monkeypatch.setattr(kernels, "_numba_installed", False)
+    use_config(kernels="auto")
+    monkeypatch.setattr(sys.modules["tinycnn.config"], "_numba_installed", False)
     monkeypatch.setattr(kernels, "_numba_kernels", None)
     assert kernels.get_kernels(np.zeros(1)) is NP
     with pytest.raises(ImportError, match="numba is not installed"):
-        kernels.set_kernels("numba")
+        use_config(kernels="numba")
 
 
 def test_numpy_path_runs_with_numba_uninstalled():
@@ -154,7 +180,7 @@ def test_numpy_path_runs_with_numba_uninstalled():
         "m = nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2), nn.AvgPool2d(2))\n"
         "x = tinycnn.randn(2, 1, 9, 9, requires_grad=True)\n"
         "m(x).sum().backward()\n"
-        "assert x.grad.shape == (2, 1, 9, 9) and 'tinycnn.kernels.numba_kernels' not in sys.modules\n"
+        "assert x.grad.shape == (2, 1, 9, 9) and 'tinycnn.accel.numba_kernels' not in sys.modules\n"
         "print('ok')\n")
     env = {k: v for k, v in os.environ.items() if k != "TINYCNN_KERNELS"}
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,

@@ -10,8 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-NL = pytest.importorskip("tinycnn.kernels.numba_launch")
-ND = pytest.importorskip("tinycnn.kernels.numba_direct")
+NL = pytest.importorskip("tinycnn.accel.numba_launch")
+ND = pytest.importorskip("tinycnn.accel.numba_direct")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -45,7 +45,7 @@ def _run(code, cache_dir, **env):
 
 COLD_START = """
     import numpy as np
-    from tinycnn.kernels import numba_launch as NL, numba_direct as ND
+    from tinycnn.accel import numba_launch as NL, numba_direct as ND
     dt = np.dtype(np.float64)
     ND._FORWARD.compiled(dt)                   # cold: this process compiles it ...
     print("worker", (ND._BACKWARD.name, dt) in NL._WORKERS)
@@ -72,7 +72,7 @@ IMPORT_ALONE = """
     import sys, threading
     import numpy as np
     import tinycnn
-    nl = sys.modules.get("tinycnn.kernels.numba_launch")
+    nl = sys.modules.get("tinycnn.accel.numba_launch")
     loaded = sorted(k.name.split(":")[1] for k in (nl._REGISTRY if nl else []) if np.dtype(np.float32) in k._compiled)
     print("threads", threading.active_count(), "numba imported", "numba" in sys.modules, "loaded", loaded,
           "workers", len(nl._WORKERS) if nl else 0)
@@ -124,7 +124,7 @@ def test_prepare_compiles_the_missing_kernels_but_the_first_in_the_background(tm
     code = """
         import numpy as np
         from tinycnn import kernels
-        from tinycnn.kernels import numba_launch as NL, numba_direct as ND
+        from tinycnn.accel import numba_launch as NL, numba_direct as ND
         dt = np.dtype(np.float64)
         kernels.prepare(dt)
         print("workers", sorted(name.split(":")[1] for name, d in NL._WORKERS if d == dt))

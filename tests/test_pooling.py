@@ -10,15 +10,11 @@ from hypothesis import strategies as st
 import tinycnn
 import tinycnn.nn as nn
 import tinycnn.nn.functional as F
-from tinycnn import Tensor, kernels
+from tinycnn import Tensor
+
+from helpers import use_config
 
 KSETS = ["numpy", "numba"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_kernels():
-    yield
-    kernels.set_kernels(None)
 
 
 def compare(ours_fn, torch_fn, x, seed=0, with_indices=False):
@@ -57,7 +53,7 @@ MAX_CASES = [
 @pytest.mark.parametrize("case", MAX_CASES, ids=[str(i) for i in range(len(MAX_CASES))])
 def test_max_pool2d_matches_torch(case, kset, torch):
     TF = torch.nn.functional
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     h, w, k, s, p, d, ceil = case
     x = np.random.default_rng(h * w).standard_normal((2, 3, h, w))
     kw = dict(kernel_size=k, stride=s, padding=p, dilation=d, ceil_mode=ceil, return_indices=True)
@@ -69,7 +65,7 @@ def test_max_pool2d_matches_torch(case, kset, torch):
 @pytest.mark.parametrize("kset", KSETS)
 def test_max_pool_ties_nan_and_padding(kset, torch):
     TF = torch.nn.functional
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     for x, k in [(np.full((1, 1, 2, 2), 3.0), 2), (np.array([[[[1., 5.], [5., 0.]]]]), 2),
                  (np.ones((2, 3, 17, 17)), 3)]:          # ties: the first maximum (row-major) wins
         compare(lambda t: F.max_pool2d(t, k, 2, return_indices=True),
@@ -107,7 +103,7 @@ AVG_CASES = [
 @pytest.mark.parametrize("case", AVG_CASES, ids=[str(i) for i in range(len(AVG_CASES))])
 def test_avg_pool2d_matches_torch(case, kset, torch):
     TF = torch.nn.functional
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     h, w, k, s, p, ceil, cip, div = case
     x = np.random.default_rng(h + w).standard_normal((2, 3, h, w))
     kw = dict(kernel_size=k, stride=s, padding=p, ceil_mode=ceil, count_include_pad=cip, divisor_override=div)
@@ -121,7 +117,7 @@ def test_avg_pool2d_matches_torch(case, kset, torch):
                                     ((9, 4), (2, None)), ((6, 8), (3, 4))])
 def test_adaptive_pools_match_torch(kset, hw, out, torch):
     TF = torch.nn.functional
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = np.random.default_rng(0).standard_normal((2, 3, *hw))
     compare(lambda t: F.adaptive_avg_pool2d(t, out), lambda t: TF.adaptive_avg_pool2d(t, out), x)
     compare(lambda t: F.adaptive_max_pool2d(t, out, return_indices=True),
@@ -135,7 +131,7 @@ def test_kernel_sets_agree_float64():
     x = rng.standard_normal((2, 4, 11, 10))
     outs = {}
     for kset in KSETS:
-        kernels.set_kernels(kset)
+        use_config(kernels=kset)
         res = []
         for fn in (lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True),
                    lambda t: F.avg_pool2d(t, 3, 2, 1, ceil_mode=True, count_include_pad=False),
@@ -151,7 +147,7 @@ def test_kernel_sets_agree_float64():
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_gradcheck_pools(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     rng = np.random.default_rng(0)
     distinct = Tensor(rng.permutation(2 * 2 * 7 * 6).reshape(2, 2, 7, 6) * 0.1, requires_grad=True)
     assert tinycnn.gradcheck(lambda t: F.max_pool2d(t, 3, 2, 1, ceil_mode=True), [distinct])
@@ -163,7 +159,7 @@ def test_gradcheck_pools(kset):
 
 @pytest.mark.parametrize("kset", KSETS)
 def test_float32_stays_float32(kset):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = Tensor(np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32), requires_grad=True)
     for fn in (lambda t: F.max_pool2d(t, 2), lambda t: F.avg_pool2d(t, 3, 2, 1),
                lambda t: F.adaptive_avg_pool2d(t, 3), lambda t: F.adaptive_max_pool2d(t, 3)):
@@ -208,7 +204,7 @@ def pool_configs(draw):
 @given(pool_configs())
 def test_property_random_pool_configs_match_torch(torch, cfg):
     TF = torch.nn.functional
-    kernels.set_kernels(cfg["kset"])
+    use_config(kernels=cfg["kset"])
     x = np.random.default_rng(0).standard_normal((1, 2, *cfg["hw"]))
     mk = dict(kernel_size=cfg["k"], stride=cfg["s"], padding=cfg["p"], dilation=cfg["d"], ceil_mode=cfg["ceil"])
     ours = F.max_pool2d(Tensor(x, requires_grad=True), **mk)
@@ -233,7 +229,7 @@ def test_property_random_pool_configs_match_torch(torch, cfg):
 @pytest.mark.parametrize("shape,k,p,d", [((1, 1), (2, 1), (1, 0), (2, 1)),     # rows -1 and 1 of a 1-row map
                                          ((2, 1), (1, 2), (0, 1), (1, 2))])    # cols -1 and 1 of 1-col rows
 def test_window_of_padding_only_gets_minus_inf_and_sends_no_gradient(kset, shape, k, p, d):
-    kernels.set_kernels(kset)
+    use_config(kernels=kset)
     x = Tensor(np.random.default_rng(0).standard_normal((1, 2, *shape)), requires_grad=True)
     y, idx = F.max_pool2d(x, k, 1, p, d, return_indices=True)
     assert np.isneginf(y.numpy()).all() and (idx.numpy() == -1).all()

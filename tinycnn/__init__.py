@@ -48,8 +48,8 @@ from .ops.sorting import (argsort, bucketize, kthvalue, median, mode, msort, nan
                           unique)
 
 from . import cuda, nn, optim  # layers and optimizers sit above the tensor functions
-from .ops.conv import get_conv_backward, set_conv_backward
-from .ops.fused import get_fusion, set_fusion
+from . import accel  # the speed layer: fuse(model), the fast kernels
+from .config import Settings, config, get_config
 from .utils.gradcheck import GradcheckError, gradcheck
 from .utils.serialization import CheckpointError, load, save
 from .utils.torch_loader import load_torch_state_dict

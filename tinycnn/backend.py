@@ -10,9 +10,6 @@ to NumPy's and to ours. Devices are ``Device`` objects that compare equal to the
 """
 from __future__ import annotations
 
-import importlib.util
-import os
-
 import numpy as np
 
 float32 = np.dtype(np.float32)
@@ -38,12 +35,6 @@ TYPE_NAMES = {float32: "FloatTensor", float64: "DoubleTensor", float16: "HalfTen
 DEFAULT_DTYPE = float32
 
 _cupy = None          # the cupy module once imported, or False when unavailable
-_numba_present = importlib.util.find_spec("numba") is not None
-
-
-def numba_available() -> bool:
-    """True when Numba is installed and not disabled by ``TINYCNN_KERNELS=numpy``."""
-    return _numba_present and os.environ.get("TINYCNN_KERNELS", "").lower() != "numpy"
 
 
 def cupy_module():

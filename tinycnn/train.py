@@ -28,7 +28,7 @@ import os
 import time
 from typing import Iterable
 
-from . import __version__, backend, kernels
+from . import __version__, accel, backend, kernels
 from .builders import (CHECKPOINT_FORMAT, build_datasets, build_model, build_optimizer, build_scheduler,
                        build_transfer_model,
                        check_input_size, compute_loss, dataset_classes, eval_preprocessing, evaluate,
@@ -85,6 +85,7 @@ class Trainer:
                                                          load_pretrained=load_pretrained, weights=weights)
         self.in_channels = first_conv_channels(self.model) or 1
         check_input_size(self.model, config, self.in_channels)
+        accel.fuse(self.model)      # Conv2d -> ReLU -> MaxPool2d as one layer: the same numbers, one pass
         self.train_set, self.test_set = build_datasets(config, self.in_channels)
         # what `tinycnn predict` needs to use the model on new images
         self.classes = dataset_classes(self.train_set)

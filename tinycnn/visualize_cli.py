@@ -65,7 +65,7 @@ def load_run_model(path: str):
     path = _checkpoint_path(os.fspath(path))
     state = load_training_checkpoint(path)
     config = TrainConfig.from_dict(state["config"])
-    from .evaluation import num_classes  # noqa: PLC0415
+    from .evaluation import num_classes
     config.device, config.out = "cpu", None
     config.data_root = None                  # the data set is not needed, only its preprocessing
     config.validate(need_pretrained=False)   # the weights come from the checkpoint, not --pretrained's file

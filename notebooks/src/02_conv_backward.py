@@ -19,7 +19,6 @@ import matplotlib.pyplot as plt
 from numpy.lib.stride_tricks import sliding_window_view
 
 import tinycnn
-from tinycnn import get_conv_backward, set_conv_backward
 from tinycnn.nn.functional import conv2d
 
 np.set_printoptions(precision=4, suppress=True)
@@ -201,18 +200,17 @@ assert np.all(xt.grad.numpy()[0, 0, 6:, :] == 0) and np.all(xt.grad.numpy()[0, 0
 # becomes one matrix product $Y = W_{\text{mat}}\, \text{cols}$. Differentiating a matrix product is easy:
 # $\partial L/\partial \text{cols} = W_{\text{mat}}^\top G$, and **col2im** adds each column entry back onto the
 # pixel it was copied from (the adjoint of im2col). That is the same sum as the rot180 formula, grouped by
-# output position instead of by input pixel. `tinycnn.set_conv_backward("rot180" | "col2im")`
-# chooses which one computes $\partial L/\partial X$; they must agree to rounding:
+# output position instead of by input pixel. `with tinycnn.config(conv_backward="rot180" | "col2im"):`
+# chooses which one computes $\partial L/\partial X$ inside the block; they must agree to rounding:
 
 # %%
 def input_grad(mode, x_np, w_np, g_np, **kw):
-    set_conv_backward(mode)
-    xt = tinycnn.tensor(x_np, requires_grad=True)
-    y = conv2d(xt, tinycnn.tensor(w_np), **kw)
-    y.backward(gradient=tinycnn.tensor(g_np))
+    with tinycnn.config(conv_backward=mode):
+        xt = tinycnn.tensor(x_np, requires_grad=True)
+        y = conv2d(xt, tinycnn.tensor(w_np), **kw)
+        y.backward(gradient=tinycnn.tensor(g_np))
     return xt.grad.numpy()
 
-default_mode = get_conv_backward()
 configs = [dict(stride=1, padding=1), dict(stride=2, padding=0), dict(stride=2, padding=1, dilation=2),
            dict(stride=1, padding=1, groups=2)]
 for kw in configs:
@@ -222,27 +220,27 @@ for kw in configs:
     a, b = input_grad("rot180", x_np, w_np, g_np, **kw), input_grad("col2im", x_np, w_np, g_np, **kw)
     assert np.allclose(a, b, atol=1e-12)
     for mode in ("rot180", "col2im"):
-        set_conv_backward(mode)
-        assert tinycnn.gradcheck(lambda x, w: conv2d(x, w, **kw),
-                                 [tinycnn.tensor(x_np[:1, :, :6, :6], requires_grad=True),
-                                  tinycnn.tensor(w_np, requires_grad=True)])
+        with tinycnn.config(conv_backward=mode):
+            assert tinycnn.gradcheck(lambda x, w: conv2d(x, w, **kw),
+                                     [tinycnn.tensor(x_np[:1, :, :6, :6], requires_grad=True),
+                                      tinycnn.tensor(w_np, requires_grad=True)])
     print(f"{kw}: rot180 == col2im, and both pass gradcheck")
-set_conv_backward(default_mode)
 
 # %% [markdown]
 # And their speed, on LeNet- and VGG-like layer shapes in float32: forward + backward, the two modes
 # interleaved, best of 7 runs after a warm-up. These are wall-clock numbers from whatever machine ran this
 # notebook last (a busy 2-core box gives noisy ones); `benchmarks/conv_bench.py` measures more carefully.
+# `conv_direct=False` keeps LeNet's layer off the direct Numba kernel, which computes neither form.
 
 # %%
 def run_once(mode, x_np, w_np, kw):
-    set_conv_backward(mode)
     xt = tinycnn.tensor(x_np, requires_grad=True)
     wt = tinycnn.tensor(w_np, requires_grad=True)
-    start = time.perf_counter()
-    y = conv2d(xt, wt, **kw)
-    y.backward(gradient=tinycnn.ones_like(y))
-    return time.perf_counter() - start
+    with tinycnn.config(conv_backward=mode, conv_direct=False):
+        start = time.perf_counter()
+        y = conv2d(xt, wt, **kw)
+        y.backward(gradient=tinycnn.ones_like(y))
+        return time.perf_counter() - start
 
 shapes = {"LeNet conv2: x 64×6×14×14, w 16×6×5×5": ((64, 6, 14, 14), (16, 6, 5, 5), {}),
           "VGG-like: x 8×64×32×32, w 64×64×3×3, pad 1": ((8, 64, 32, 32), (64, 64, 3, 3), dict(padding=1)),
@@ -258,7 +256,6 @@ for name, (xs, ws, kw) in shapes.items():
             if rep:                                  # the first round is a warm-up
                 best[mode] = min(best[mode], t)
     timings[name] = [best["rot180"] * 1e3, best["col2im"] * 1e3]
-set_conv_backward(default_mode)
 
 fig, ax = plt.subplots(figsize=(8, 3))
 ypos = np.arange(len(timings))
@@ -271,7 +268,7 @@ ax.legend()
 plt.show()
 for name, (a, b) in timings.items():
     print(f"{name}: rot180 {a:.1f} ms, col2im {b:.1f} ms")
-print(f"default mode: {default_mode!r}")
+print(f"default: {tinycnn.get_config().conv_backward!r}")
 
 # %% [markdown]
 # Where the difference comes from: both forms do the same multiply-adds for the useful terms, but the

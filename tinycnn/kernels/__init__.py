@@ -1,76 +1,69 @@
-"""Kernel dispatcher: which implementation of im2col/col2im/pooling runs for a given array.
+"""Kernel dispatcher: which kernel set computes im2col/col2im/pooling (and the fast paths) for an array.
 
-``get_kernels(array)`` returns a module with the functions ``im2col, col2im, max_pool2d_forward,
-max_pool2d_backward, avg_pool2d_forward, avg_pool2d_backward`` (same signatures in every module):
+``get_kernels(array)`` returns a kernel set: a module implementing the interface declared in
+``interface.py`` (the required functions, with the same signatures in every set, plus the fast paths the
+set lists in its ``PROVIDES``):
 
 * CuPy arrays -> ``numpy_kernels`` (written with ``get_array_module``, so it runs on the GPU unchanged);
-* NumPy arrays -> ``numba_kernels`` when Numba is installed, else ``numpy_kernels``.
+* NumPy arrays -> the Numba set (``tinycnn/accel/numba_kernels.py``) when Numba is installed, else
+  ``numpy_kernels``.
 
-A choice can be forced with the environment variable ``TINYCNN_KERNELS=numpy|numba`` (read at every call)
-or with ``set_kernels("numpy" | "numba" | None)``, which wins over the variable (``None`` = automatic).
+The choice is the ``kernels`` setting of ``tinycnn.config`` ("auto", "numpy" or "numba"; its process
+default is the environment variable ``TINYCNN_KERNELS``, read once at import: ``tinycnn/config.py``).
 Numba is imported when the Numba kernels are the ones in use (``load_backend`` at ``import tinycnn``, or the
-first time they are asked for), so the NumPy path works without it.
+first time they are asked for), so the NumPy path works without it. The fast kernels live in the speed
+layer, ``tinycnn/accel/``; this package holds the textbook kernels and the interface they share.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 
+from ..accel import COMPILE_WORKER_ENV
+from ..accel.threads import prepare_numba_threads
 from ..backend import _is_cupy_array
-from . import numpy_kernels
+from ..config import NO_NUMBA, get_config, numba_installed
+from . import interface, numpy_kernels
 
-_NAMES = ("numpy", "numba")
-COMPILE_WORKER_ENV = "TINYCNN_COMPILE_WORKER"     # set in the background compile worker (numba_launch.py)
-_forced: str | None = None
+interface.check(numpy_kernels)
 _numba_kernels = None
-_numba_installed = importlib.util.find_spec("numba") is not None   # looked up once, not per call
 
 
-def _load_numba():
+def load_numba():
+    """The Numba kernel set, imported and checked against the interface on first use (ImportError naming
+    the fix when Numba is absent)."""
     global _numba_kernels
     if _numba_kernels is None:
-        if not _numba_installed:
-            raise ImportError("tinycnn kernels 'numba' requested but numba is not installed "
-                              "(pip install numba, or use TINYCNN_KERNELS=numpy)")
-        from . import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
-        _numba_kernels = numba_kernels
+        if not numba_installed():
+            raise ImportError(NO_NUMBA)
+        from ..accel import numba_kernels  # noqa: PLC0415  (optional dependency, imported on first use)
+        _numba_kernels = interface.check(numba_kernels, reference=numpy_kernels)
     return _numba_kernels
 
 
-def set_kernels(name: str | None) -> None:
-    """Force the CPU kernel set: "numpy", "numba", or None for automatic (env var, then availability)."""
-    global _forced
-    if name is not None:
-        name = str(name).lower()
-        if name not in _NAMES:
-            raise ValueError(f"set_kernels: expected one of {_NAMES} or None, got {name!r}")
-        if name == "numba":
-            _load_numba()
-    _forced = name
-
-
 def get_kernels_name() -> str:
-    """The name of the kernel set NumPy arrays get now ("numpy" or "numba")."""
-    name = _forced or os.environ.get("TINYCNN_KERNELS", "").lower() or None
-    if name is not None and name not in _NAMES:
+    """The name of the kernel set NumPy arrays get now in this thread ("numpy" or "numba")."""
+    name = get_config().kernels
+    if name == "auto":
+        return "numba" if numba_installed() else "numpy"
+    if name not in ("numpy", "numba"):      # only the environment variable can bring another value
         raise ValueError(f"TINYCNN_KERNELS must be 'numpy' or 'numba', got {name!r}")
-    if name is None:
-        name = "numba" if _numba_installed else "numpy"
     return name
 
 
 def get_kernels(array=None):
-    """The kernel module for ``array`` (see the module docstring for the rule)."""
+    """The kernel set for ``array`` (see the module docstring for the rule)."""
     if array is not None and _is_cupy_array(array):
         return numpy_kernels
-    return _load_numba() if get_kernels_name() == "numba" else numpy_kernels
+    if get_kernels_name() != "numba":
+        return numpy_kernels
+    prepare_numba_threads()          # once: how Numba's threads wait (tinycnn/accel/threads.py)
+    return load_numba()
 
 
 def _launcher():
-    """``numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
-    _load_numba()
-    from . import numba_direct  # noqa: PLC0415  (registers the direct-convolution kernels)
-    from . import numba_launch  # noqa: PLC0415
+    """``accel.numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
+    load_numba()                     # imports accel.numba_direct, which registers its kernels
+    from ..accel import numba_launch  # noqa: PLC0415  (optional dependency, imported on first use)
     return numba_launch
 
 
@@ -84,9 +77,9 @@ def prepare(dtype="float32") -> None:
 def load_backend(dtype="float32") -> None:
     """At ``import tinycnn``, as ``import torch`` loads its kernels: when the Numba kernels are in use, import
     Numba, start its type system and load the direct-convolution kernels the disk cache holds for ``dtype``
-    (never compiling anything: a fresh install compiles on first use). About 0.4 s that the first batch no
-    longer pays. Runs in the calling thread: a background thread that imported Numba while the program
-    imported it too deadlocked. Errors are left to the first real use."""
+    (never compiling anything, never starting a thread or process: a fresh install compiles on first use).
+    About 0.4 s that the first batch no longer pays. Runs in the calling thread: a background thread that
+    imported Numba while the program imported it too deadlocked. Errors are left to the first real use."""
     if os.environ.get(COMPILE_WORKER_ENV):
         return
     try:
@@ -96,4 +89,5 @@ def load_backend(dtype="float32") -> None:
         pass
 
 
-__all__ = ["get_kernels", "get_kernels_name", "set_kernels", "numpy_kernels", "prepare", "load_backend"]
+__all__ = ["get_kernels", "get_kernels_name", "load_numba", "numpy_kernels", "interface", "prepare",
+           "load_backend"]

@@ -2,7 +2,9 @@
 
 No Python loop runs over pixels: im2col is one strided view copied once, and col2im and pooling loop only
 over the ``kh*kw`` kernel offsets, each iteration moving a whole strided slice of every image at once.
-``numba_kernels`` has the same functions with the same signatures; tests demand the same numbers from both.
+The "numpy" kernel set of ``interface.py``: exactly its required functions, no fast path. The Numba set
+(``tinycnn/accel/numba_kernels.py``) has the same functions with the same signatures; tests demand the same
+numbers from both.
 
 Conventions shared by both modules
 ----------------------------------
@@ -22,6 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
+
+NAME = "numpy"
+PROVIDES = frozenset()          # the textbook code: none of the fast paths
 
 
 def conv_out_size(size: int, k: int, s: int, pad_total: int, d: int) -> int:

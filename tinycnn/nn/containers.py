@@ -3,15 +3,14 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from .fusion import fused_call
 from .module import Module
 
 
 class Sequential(Module):
     """Runs its modules in order; built from modules or from an OrderedDict of named modules.
 
-    A ``Conv2d``, ``ReLU``, ``MaxPool2d`` run inside it is computed as one fused op, with the same numbers
-    (``tinycnn/nn/fusion.py``)."""
+    ``model(x)`` is ``for layer in model: x = layer(x)``, nothing else (fused layers are put in explicitly:
+    ``tinycnn.accel.fuse``)."""
 
     def __init__(self, *modules):
         super().__init__()
@@ -23,14 +22,8 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, x):
-        modules = list(self._modules.values())
-        i = 0
-        while i < len(modules):
-            fused = fused_call(modules, i, x)      # conv -> relu -> max pool runs as one op (nn/fusion.py)
-            if fused is not None:
-                x, i = fused[0], i + fused[1]
-            else:
-                x, i = modules[i](x), i + 1
+        for module in self._modules.values():
+            x = module(x)
         return x
 
     def __getitem__(self, idx):

@@ -39,7 +39,7 @@ class ReLU(Function):
 def _parallel_kernels(x):
     """The Numba kernel module when it has elementwise kernels and x is big enough to gain from them."""
     kern = get_kernels(x)
-    return kern if hasattr(kern, "relu_forward") and x.size >= kern.RELU_MIN_SIZE else None
+    return kern if "relu" in kern.PROVIDES and x.size >= kern.RELU_MIN_SIZE else None
 
 
 class LeakyReLU(Function):

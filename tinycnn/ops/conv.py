@@ -9,37 +9,11 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..config import get_config
 from ..errors import ShapeError
 from ..kernels import get_kernels
-from ..kernels.blas import matmul
+from ..accel.blas import matmul
 from ._sizes import _pair, conv_output_size, conv_padding, shape_str
-
-_BACKWARD_MODES = ("rot180", "col2im")
-_conv_backward = "col2im"   # measured faster (benchmarks/conv_bench.py): no zero-inserted gradient to unfold
-
-
-def set_conv_backward(mode: str) -> None:
-    """Choose how conv2d computes the input gradient: "rot180" (full convolution with the rotated kernel,
-    the textbook form) or "col2im" (transposed matrix product then col2im). Both give the same numbers."""
-    global _conv_backward
-    if mode not in _BACKWARD_MODES:
-        raise ValueError(f"set_conv_backward: expected one of {_BACKWARD_MODES}, got {mode!r}")
-    _conv_backward = mode
-
-
-def get_conv_backward() -> str:
-    return _conv_backward
-
-
-_conv_direct = True   # the im2col-free Numba path for small stride-1 layers (Conv2dFunction docstring)
-
-
-def set_conv_direct(enabled: bool) -> None:
-    """Allow (True, the default) or forbid the direct Numba convolution for small stride-1 layers; when
-    forbidden every conv goes through im2col + GEMM. Both give the same numbers up to float rounding."""
-    global _conv_direct
-    _conv_direct = bool(enabled)
-
 
 class Conv2dFunction(Function):
     r"""y = conv2d(x, w, b): cross-correlation, as in every deep-learning library.
@@ -70,14 +44,17 @@ class Conv2dFunction(Function):
 
     Direct path (Numba kernels, stride 1, dilation 1, one group, few channels: LeNet's layers): the same
     three sums computed per image without materialising cols, which for such layers costs more memory
-    traffic than the skinny GEMM saves (``kernels/numba_direct.py`` derives the index mapping). Tests check
-    it against this im2col path in float64; ``set_conv_direct(False)`` turns it off.
+    traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
+    it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
+
+    Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
+    measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
 
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kern = get_kernels(x)
         self.params = (stride, padding, dilation, groups)
-        self.direct = (_conv_direct and hasattr(kern, "direct_conv_applies")
+        self.direct = (get_config().conv_direct and "direct_conv" in kern.PROVIDES
                        and kern.direct_conv_applies(x.shape, w.shape, stride, dilation, groups))
         if self.direct:                      # no cols: backward recomputes the shifted rows from x
             self.x, self.w, self.x_shape = x, w, x.shape
@@ -116,7 +93,7 @@ class Conv2dFunction(Function):
         if need_w:
             gw = matmul(gy_g, cols.reshape(groups, cg * kh * kw, -1).transpose(0, 2, 1)).reshape(w.shape)
         if need_x:
-            if _conv_backward == "rot180":
+            if get_config().conv_backward == "rot180":
                 gx = conv_input_grad_rot180(gy, w, self.x_shape, stride, padding, dilation, groups)
             else:
                 w_g = w.reshape(groups, cout // groups, cg * kh * kw)
@@ -128,7 +105,7 @@ class Conv2dFunction(Function):
         cols = self.__dict__.get("cols")
         kern = get_kernels(cols) if cols is not None else None
         super().release()
-        if kern is not None and hasattr(kern, "release_cols"):   # reuse the big buffer (numba_kernels)
+        if kern is not None and "cols_pool" in kern.PROVIDES:   # reuse the big buffer (accel/cols_pool.py)
             kern.release_cols(cols)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):

@@ -11,10 +11,11 @@ import numbers
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..config import get_config
 from ..kernels import get_kernels
-from ..kernels.blas import matmul
+from ..accel.blas import matmul
 from ._sizes import _pair, conv_transpose_output_size, shape_str
-from .conv import conv_input_grad_rot180, get_conv_backward
+from .conv import conv_input_grad_rot180
 
 
 def _canvas(out_hw, padding, output_padding):
@@ -38,7 +39,7 @@ class ConvTranspose2dFunction(Function):
         C(y)[n, ci, a, b] = sum_{co,i,j} w[ci, co, i, j] * ypad[n, co, a*s + i*d, b*s + j*d],
     that is exactly y = C^T x: **the forward pass is the convolution's input gradient** with x in the role
     of the output gradient. So it is computed the two ways ``Conv2dFunction`` computes that gradient
-    (``set_conv_backward`` chooses for both):
+    (the ``conv_backward`` setting of ``tinycnn.config`` chooses for both):
     * "col2im": cols = W2^T @ X  ((Cout*kh*kw, Cin) @ (Cin, N*H*W)), then col2im adds every column entry
       onto the output pixel it belongs to;
     * "rot180": the full correlation of the stride-dilated x with the rotated, channel-swapped kernel.
@@ -63,7 +64,7 @@ class ConvTranspose2dFunction(Function):
                        zip((h, wd), (kh, kw), stride, padding, dilation, output_padding))
         canvas, pad4 = _canvas(out_hw, padding, output_padding)
         self.x, self.w, self.params = x, w, (stride, pad4, dilation, groups, canvas)
-        if get_conv_backward() == "rot180":
+        if get_config().conv_backward == "rot180":
             y = conv_input_grad_rot180(x, w, (n, cout, *canvas), stride, pad4, dilation, groups)
         else:
             x_g = x.transpose(1, 0, 2, 3).reshape(groups, cin // groups, -1)          # X per group

@@ -1,34 +1,22 @@
 """conv2d -> relu -> max_pool2d as one ``Function``: the pattern of LeNet, AlexNet and VGG, in one pass.
 
-``nn.Sequential`` calls ``conv2d_relu_max_pool2d`` when it meets a ``Conv2d``, ``ReLU``, ``MaxPool2d`` run
-(``tinycnn/nn/fusion.py``). The function always returns ``max_pool2d(relu(conv2d(x, w, b)))``: where the fused
-Numba kernel applies (the direct convolution's layers: stride 1, few channels; pooling without padding,
-dilation or ceil_mode), it computes that in one pass, and elsewhere it runs the three ops one after another.
-Fused and separate give the same numbers, bit for bit (tests check it); ``set_fusion(False)`` turns fusion off.
+``tinycnn.accel.fuse(model)`` puts a layer that calls ``conv2d_relu_max_pool2d`` where a model has a
+``Conv2d``, ``ReLU``, ``MaxPool2d`` run. The function always returns ``max_pool2d(relu(conv2d(x, w, b)))``:
+where the fused Numba kernel applies (the direct convolution's layers: stride 1, few channels; pooling without
+padding, dilation or ceil_mode) it computes that in one pass, elsewhere, and under
+``tinycnn.config(fusion=False)``, it runs the three ops one after another. Fused and separate give the same
+numbers, bit for bit (tests check it).
 """
 from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
+from ..config import get_config
 from ..kernels import get_kernels
 from ._sizes import _pair, conv_output_size, conv_padding
 from .activation import relu
 from .conv import check_conv_args, conv2d
 from .pooling import max_pool2d
-
-_fusion = True
-
-
-def set_fusion(enabled: bool) -> None:
-    """Allow (True, the default) or forbid the fused conv -> relu -> max_pool2d kernel. Both give the same
-    numbers; forbidding it runs the three ops separately (handy to inspect or time them one by one)."""
-    global _fusion
-    _fusion = bool(enabled)
-
-
-def get_fusion() -> bool:
-    return _fusion
-
 
 class Conv2dReLUMaxPool2dFunction(Function):
     r"""y = max_pool2d(relu(conv2d(x, w, b))), stride-1 convolution, pooling windows inside the conv output.
@@ -69,10 +57,10 @@ def _arr(t):
 
 def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, layer):
     """The fused kernel's (padding4, pool kernel, pool stride) when it applies to these arguments, else None."""
-    if not _fusion:
+    if not get_config().fusion:
         return None
     x, w = _arr(input), _arr(weight)
-    if get_array_module(x) is not get_array_module(w) or not hasattr(get_kernels(x), "conv2d_direct_relu_maxpool"):
+    if get_array_module(x) is not get_array_module(w) or "fused_conv_relu_maxpool" not in get_kernels(x).PROVIDES:
         return None
     if x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype or (bias is not None and _arr(bias).dtype != x.dtype):
         return None                      # the separate ops raise the right error

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..autograd import Function, Tensor
 from ..errors import ShapeError
-from ..kernels.blas import matmul
+from ..accel.blas import matmul
 
 
 class LinearFunction(Function):

@@ -20,7 +20,7 @@ ratio |g| / |w| (the relative size of an SGD step, before the learning rate). Pe
 of a recorded step): the output's mean and standard deviation, the fraction of exact zeros (dead ReLUs)
 and, after a Sigmoid or Tanh, the fraction of saturated outputs (where f' < about 0.01). Forwards under
 ``no_grad`` (evaluation) are not recorded. Watching the outputs wraps each module's ``forward``
-(``summary.wrap_forwards``), which also turns off ``Sequential``'s conv-relu-pool fusion while open.
+(``summary.wrap_forwards``).
 
 A training loop calls ``after_backward(step, epoch=...)`` after each ``backward()`` and
 ``end_epoch(epoch)`` after each epoch (which saves ``gradflow.json`` and ``gradflow.png`` when ``out`` is set).

@@ -72,8 +72,8 @@ class ModuleCall:
 class ModuleTrace:
     """Context manager noting every module call of ``model`` while active: ``with trace_modules(model) as t``.
 
-    Inside it the model runs unfused (a wrapped ``forward`` turns ``Sequential``'s conv-relu-pool fusion
-    off), so the recorded graph has one op per layer.
+    Each leaf module's call is recorded, so the graph has one op per layer (a fused layer put in by
+    ``tinycnn.accel.fuse`` is one layer).
     """
 
     def __init__(self, model):

@@ -59,7 +59,7 @@ import numpy as np
 from numba import carray, njit
 
 from .numba_launch import ParallelKernel
-from .numpy_kernels import conv_out_size
+from ..kernels.numpy_kernels import conv_out_size
 
 # The kernels are compiled with these fast-math flags (Numba applies the caller's flags to inlined helpers).
 # Reassociation lets LLVM vectorise the dot products (float32 sums in another order, as any BLAS does) and
@@ -402,8 +402,8 @@ def _backward_item(x, g, wt, gw, gb, gx, ws, idx, d, chunk):
 
 
 _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
-_FORWARD = ParallelKernel(_forward_item, _KINDS, _FAST, name="tinycnn.kernels.numba_direct:_FORWARD")
-_BACKWARD = ParallelKernel(_backward_item, _KINDS, _FAST, name="tinycnn.kernels.numba_direct:_BACKWARD")
+_FORWARD = ParallelKernel(_forward_item, _KINDS, _FAST, name="tinycnn.accel.numba_direct:_FORWARD")
+_BACKWARD = ParallelKernel(_backward_item, _KINDS, _FAST, name="tinycnn.accel.numba_direct:_BACKWARD")
 
 
 # ---- Python entry points ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ dtype for all kernels with the same pointer kinds (all of them, in ``numba_direc
 
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
 or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
-in a background process (``python -m tinycnn.kernels.compile_worker``), which writes it to the same cache
+in a background process (``python -m tinycnn.accel.compile_worker``), which writes it to the same cache
 while this process compiles the one it needs now, and then the driver; a kernel given to a worker is loaded
 from the cache once its worker is done (if the driver is not compiled yet, this process compiles it while it
 waits). Compilation is single-threaded, so on two cores this halves the wait before the first training
@@ -136,7 +136,7 @@ def _start_worker(kernel, dtype) -> None:
         return
     env = dict(os.environ, **{IN_WORKER: "1"})
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.kernels.compile_worker", dtype.name, kernel.name],
+        proc = subprocess.Popen([sys.executable, "-m", "tinycnn.accel.compile_worker", dtype.name, kernel.name],
                                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
     except OSError:          # no usable interpreter (a frozen application): compile here, one by one

@@ -7,37 +7,25 @@ write the same element and no locks or atomics are needed. Loops are ordered so 
 contiguous memory. ``cache=True`` stores the machine code on disk: only the first run of a new dtype pays
 the compilation. This module imports numba at import time; ``tinycnn.kernels`` imports it only when numba is
 installed and wanted.
+
+It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
+(the direct and fused convolutions of ``numba_direct.py``, a one-pass ReLU, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
-import os
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-# Threading layer. A parallel loop hands work to threads that sleep between loops; waking one costs little on
-# bare metal, but 60-200 us in a VM where an idle virtual CPU is halted (measured on a 2-vCPU KVM guest: an
-# empty parallel loop takes 3 us back to back, 200 us after a 200 us pause). A training step runs several
-# parallel loops with Python and BLAS work between them (LeNet: 4 with the fused conv layers, 13 without), so
-# sleeping threads cost up to 1-3 ms a step. libgomp lets a thread spin GOMP_SPINCOUNT times before it
-# sleeps; measured on that guest: 1000 spins ~ 50 us, 30000 ~ 500 us, 100000 ~ 1.3 ms, 300000 (libgomp's
-# default, what PyTorch runs with) ~ 3 ms. 100000 covers the gaps inside a training step (ms per LeNet step,
-# medians of alternating runs, unfused: 17.9 at 1000, 12.3 at 100000, the same as 300000), and a thread left
-# without work sleeps after ~1 ms. Spinning threads used to fight OpenBLAS's spinning workers after each GEMM;
-# that is handled at the GEMMs (kernels/blas.py). libgomp reads these variables when Numba first loads it; a
-# user's OMP_WAIT_POLICY / GOMP_SPINCOUNT / NUMBA_THREADING_LAYER(_PRIORITY) wins. Without OpenMP, Numba falls
-# back to TBB, then workqueue (which must not be entered from two Python threads at once; tinycnn runs
-# kernels from one thread at a time).
-if "OMP_WAIT_POLICY" not in os.environ:
-    os.environ.setdefault("GOMP_SPINCOUNT", "100000")
-if "NUMBA_THREADING_LAYER" not in os.environ and "NUMBA_THREADING_LAYER_PRIORITY" not in os.environ:
-    numba.config.THREADING_LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
-
-from .numpy_kernels import avg_pool_divisor, conv_out_size
+from ..kernels.interface import CAPABILITIES
+from ..kernels.numpy_kernels import avg_pool_divisor, conv_out_size
+from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "cols_pool" capability)
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
+
+# How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
+NAME = "numba"
+PROVIDES = frozenset(CAPABILITIES)            # every fast path of the interface
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------------------------
@@ -102,39 +90,15 @@ def _col2im(cols, x, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
                             dst[xo * sw + off] += srcrow[base + xo]
 
 
-# Reuse of large cols buffers. A fresh 100 MB array (ResNet-18's layer1 cols at batch 16) is mapped by the OS
-# page by page on first write: measured 18 ms for an im2col that takes 10 ms into memory already mapped. Conv2d
-# hands its cols back through release_cols() once its backward has run (the array is then referenced by
-# nothing else), and the next im2col of that shape takes it. At most a few buffers per shape and
-# _POOL_MAX_BYTES in all are kept; clear_cols_pool() gives them back to the OS.
-_cols_pool: dict = {}
-_POOL_MIN_BYTES = 4 << 20          # smaller arrays come from malloc's heap, already mapped
-_POOL_MAX_BYTES = 2 << 30
-_POOL_PER_SHAPE = 8
-
-
-def release_cols(cols) -> None:
-    """Hand back a cols array from im2col that nothing references any more (see above)."""
-    if cols.nbytes < _POOL_MIN_BYTES or not cols.flags.c_contiguous:
-        return
-    free = _cols_pool.setdefault((cols.shape, cols.dtype.str), [])
-    pooled = sum(b.nbytes for bufs in _cols_pool.values() for b in bufs)
-    if len(free) < _POOL_PER_SHAPE and pooled + cols.nbytes <= _POOL_MAX_BYTES:
-        free.append(cols)
-
-
-def clear_cols_pool() -> None:
-    _cols_pool.clear()
-
-
 def im2col(x, kernel_size, stride, padding, dilation):
     """(N, C, H, W) -> cols (C*kh*kw, N*OH*OW); see numpy_kernels.im2col."""
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (pt, pb, pl, pr), (dh, dw) = kernel_size, stride, padding, dilation
     oh, ow = conv_out_size(h, kh, sh, pt + pb, dh), conv_out_size(w, kw, sw, pl + pr, dw)
-    free = _cols_pool.get(((c * kh * kw, n * oh * ow), x.dtype.str))
     # every element is written below (padding as explicit zeros), so a reused buffer needs no clearing
-    cols = free.pop() if free else np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
+    cols = take((c * kh * kw, n * oh * ow), x.dtype)
+    if cols is None:
+        cols = np.empty((c * kh * kw, n * oh * ow), dtype=x.dtype)
     _im2col(np.ascontiguousarray(x), cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow)
     return cols
 

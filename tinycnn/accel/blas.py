@@ -16,12 +16,14 @@ count the user configured is never changed for their own code. Without threadpoo
 
 Large products (ResNet's convolutions) need both threads, and the spinning after them made every im2col /
 col2im that followed ~2-3x slower (ResNet-18 step: 0.32 s of 1.67 s). OpenBLAS reads the spin time from
-OPENBLAS_THREAD_TIMEOUT (2**n cycles) only when it starts its threads, normally at import. So, once, on first
-use and only if the user has not set the variable: set it to 4 (the minimum: workers sleep almost at once),
-have OpenBLAS re-read its environment (``openblas_read_env``) and stop its workers
-(``blas_thread_shutdown_``, what OpenBLAS itself does before a fork); the next multi-threaded call restarts
-them with the short timeout. Measured: a Numba kernel right after a 512x512 GEMM 6.7 ms -> 0.65 ms, the GEMM
-itself unchanged (1.23 ms). Skipped when either symbol is missing (another BLAS, an old OpenBLAS).
+OPENBLAS_THREAD_TIMEOUT (2**n cycles) only when it starts its threads, normally at import. So, once, in
+tinycnn's first matrix product (never at import) and only if the user has not set the variable: for the
+OpenBLAS NumPy calls (no other library's), set it to 4 (the minimum: workers sleep almost at once), have
+OpenBLAS re-read its environment (``openblas_read_env``), put the environment back as it was, and stop
+that OpenBLAS's workers (``blas_thread_shutdown_``, what OpenBLAS itself does before a fork); the next
+multi-threaded call restarts them with the short timeout. Measured: a Numba kernel right after a 512x512
+GEMM 6.7 ms -> 0.65 ms, the GEMM itself unchanged (1.23 ms). Skipped when either symbol is missing
+(another BLAS, an old OpenBLAS), or when NumPy's BLAS cannot be told apart from the others.
 (Not thread-safe: it must not run while another thread is inside BLAS; tinycnn computes on one thread.)
 """
 from __future__ import annotations
@@ -60,10 +62,9 @@ def _controller():
             libs = ThreadpoolController().select(user_api="blas").lib_controllers
         except Exception:   # noqa: BLE001  (threadpoolctl missing or unable to inspect: plain matmul)
             libs = []
-        for lib in libs:    # every OpenBLAS in the process, NumPy's or not, must stop spinning early
-            if lib.internal_api == "openblas":
-                _shorten_openblas_spin(lib)
         _blas = _numpy_blas(libs) if libs else None
+        if _blas is not None and _blas.internal_api == "openblas":   # NumPy's only: not SciPy's, torch's
+            _shorten_openblas_spin(_blas)
     return _blas
 
 
@@ -76,8 +77,13 @@ def _shorten_openblas_spin(blas) -> None:
     shutdown = getattr(lib, "blas_thread_shutdown_", None)
     if read_env is None or shutdown is None:
         return
+    had = "OPENBLAS_THREAD_TIMEOUT" in os.environ
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = "4"
-    read_env()
+    try:
+        read_env()
+    finally:
+        if not had:
+            del os.environ["OPENBLAS_THREAD_TIMEOUT"]
     shutdown()
 
 

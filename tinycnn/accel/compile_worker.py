@@ -1,4 +1,4 @@
-"""``python -m tinycnn.kernels.compile_worker DTYPE module:KERNEL ...``: compile kernels' item functions into
+"""``python -m tinycnn.accel.compile_worker DTYPE module:KERNEL ...``: compile kernels' item functions into
 Numba's disk cache and exit. Started in the background on a cold start (``numba_launch.py``); does nothing
 else."""
 import sys
