@@ -427,6 +427,18 @@ class Tensor:
         self._backward_hooks[handle.id] = hook
         return handle
 
+    def share_memory_(self) -> "Tensor":
+        """Move the storage into shared memory, so that processes given this tensor (``tinycnn.multiprocessing``)
+        read and write the same values, as PyTorch's ``share_memory_`` (see ``tinycnn/shared_memory.py``)."""
+        from . import shared_memory  # noqa: PLC0415  (stdlib multiprocessing, only when asked)
+        shared_memory.register(type(self))
+        self.array = shared_memory.to_shared(self.array)
+        return self
+
+    def is_shared(self) -> bool:
+        from . import shared_memory  # noqa: PLC0415
+        return shared_memory.is_shared(self.array)
+
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` on this leaf each time backward has accumulated a gradient into its ``.grad``,
         as PyTorch does (DistributedDataParallel starts a bucket's allreduce from it). Returns a handle whose
