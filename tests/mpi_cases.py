@@ -133,9 +133,11 @@ def ddp_buckets():
     for g in expected:                                        # one allreduce per parameter, by hand
         dist.all_reduce(g, dist.ReduceOp.AVG)
     one = DistributedDataParallel(_net(), bucket_cap_mb=100)
-    many = DistributedDataParallel(_net(), bucket_cap_mb=1e-4)
+    many = DistributedDataParallel(_net(), bucket_cap_mb=1e-6)
     assert len(one.bucket_sizes) == 1 and len(many.bucket_sizes) == len(expected), (one, many)
     assert many.bucket_sizes[0] == 3                          # the last layer's bias first: its grad is ready first
+    assert DistributedDataParallel(_net(), bucket_cap_mb=(3 + 48) * 4 / 2 ** 20).bucket_sizes == [3 + 48, 16 + 1024,
+                                                                                                   4 + 36]
     for ddp in (one, many):
         for g, e in zip(grads(ddp), expected):
             np.testing.assert_array_equal(g, e)

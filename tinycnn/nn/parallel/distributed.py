@@ -73,13 +73,17 @@ class _Bucket:
 
 
 def _assign_buckets(params: list, cap_bytes: int, first_bytes: int) -> list[_Bucket]:
+    """As PyTorch: a bucket takes parameters until it holds at least its limit (one dtype per bucket)."""
     buckets, current, size, limit = [], [], 0, first_bytes
     for p in reversed(params):                      # the last layers' gradients are ready first
-        if current and (size + p.array.nbytes > limit or current[0].dtype != p.dtype):
+        if current and current[0].dtype != p.dtype:
             buckets.append(_Bucket(current, current[0].dtype))
             current, size, limit = [], 0, cap_bytes
         current.append(p)
         size += p.array.nbytes
+        if size >= limit:
+            buckets.append(_Bucket(current, current[0].dtype))
+            current, size, limit = [], 0, cap_bytes
     if current:
         buckets.append(_Bucket(current, current[0].dtype))
     return buckets
