@@ -72,6 +72,16 @@ def test_two_processes_reach_the_accuracy_of_one_with_the_same_global_batch(tmp_
     assert acc["one"] > 0.85 and abs(acc["one"] - acc["two"]) < 0.03, acc
 
 
+def test_without_mpi4py_distributed_is_a_one_line_error_naming_the_extra(tmp_path):
+    (tmp_path / "fake" / "mpi4py").mkdir(parents=True)
+    (tmp_path / "fake" / "mpi4py" / "__init__.py").write_text("raise ImportError('no MPI here')\n")
+    proc = tinycnn_cli("train", *SMALL, "--distributed", "--out", "run", cwd=tmp_path,
+                       extra_env={"PYTHONPATH": str(tmp_path / "fake") + os.pathsep + env()["PYTHONPATH"]})
+    assert user_error(proc) == ('tinycnn train: --distributed: tinycnn.distributed needs mpi4py and an MPI library: '
+                                'pip install "tinycnn[distributed]"')
+    assert not (tmp_path / "run").exists()
+
+
 def _ranks_of(out: str) -> list[int]:
     pids = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

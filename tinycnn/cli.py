@@ -107,7 +107,10 @@ def _launch_processes(args) -> int:
             argv.pop(0)
         elif not arg.startswith("--nproc="):
             rest.append(arg)
-    command = mpiexec_command(args.nproc, [sys.executable, "-m", "tinycnn", *rest, "--distributed"])
+    try:
+        command = mpiexec_command(args.nproc, [sys.executable, "-m", "tinycnn", *rest, "--distributed"])
+    except ImportError as exc:
+        raise ConfigError("--nproc", str(exc)) from None
     # as torchrun does: the processes share the cores, so each one's thread pools get a share of them
     # (N processes each starting one BLAS/Numba thread per core would spin against one another)
     threads = str(max(1, (os.cpu_count() or 1) // args.nproc))

@@ -117,7 +117,10 @@ def _on_rank0(rank: int, work=None, share: bool = True):
 def train_distributed(config: TrainConfig, resume: bool = False, given: Iterable[str] | None = None) -> list[dict]:
     """``train`` (train.py) in every process of the MPI job; see this module's docstring. Returns the
     per-epoch rows on rank 0, an empty list on the others."""
-    dist.init_process_group()
+    try:
+        dist.init_process_group()
+    except ImportError as exc:
+        raise RunError(f"--distributed: {exc}") from None
     rank, world_size = dist.get_rank(), dist.get_world_size()
     run = None
     quiet = open(os.devnull, "w") if rank else None    # closed below
