@@ -224,7 +224,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "run folder; needs pip install \"tinycnn[distributed]\"")
     t.add_argument("--nproc", type=int, metavar="N",
                    help="train in N processes on this machine (starts mpiexec -n N with --distributed); a run "
-                        "resumes only with the number of processes it was trained with")
+                        "resumes only with the number of processes it was trained with (default: this process "
+                        "alone)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("eval", help="top-1 / top-5 test accuracy and confusion matrix of a checkpoint",
