@@ -177,6 +177,27 @@ def ddp_buckets():
         loose.module.zero_grad()
 
 
+def ddp_batchnorm_buffers():
+    """Plain BatchNorm under DDP: each rank normalises with its own batch's statistics (as PyTorch), and rank 0's
+    running statistics are copied to every rank before each forward (broadcast_buffers)."""
+    rank = dist.get_rank()
+    model = _net(batchnorm=True)
+    ddp = DistributedDataParallel(model)
+    bn = model[1]
+    seen = []
+    bn.register_forward_pre_hook(lambda module, args: seen.append(module.running_mean.numpy().copy()))
+    x = tinycnn.tensor(np.random.default_rng(rank).standard_normal((4, 1, 8, 8)).astype(np.float32) + rank)
+    for _ in range(2):
+        F.cross_entropy(ddp(x), tinycnn.tensor(np.arange(4) % 3)).backward()
+    after = [bn.running_mean.numpy().copy()]
+    dist.broadcast_object_list(after, src=0)
+    if rank:
+        assert not np.allclose(bn.running_mean.numpy(), after[0])   # this step's statistics: this rank's batch
+    firsts = [seen[1]]
+    dist.broadcast_object_list(firsts, src=0)
+    np.testing.assert_array_equal(seen[1], firsts[0])                # before the forward: rank 0's, everywhere
+
+
 # ---- SyncBatchNorm ---------------------------------------------------------------------------------------------
 def syncbn():
     """The forward and backward on each rank's part of the batch against BatchNorm on the whole batch, and a
@@ -248,7 +269,8 @@ def syncbn():
 
 
 CASES = {"collectives": collectives, "stuck_rank": stuck_rank, "ddp_matches_one_process": ddp_matches_one_process,
-         "ddp_buckets": ddp_buckets, "syncbn": syncbn}
+         "ddp_buckets": ddp_buckets, "ddp_batchnorm_buffers": ddp_batchnorm_buffers,
+         "syncbn": syncbn}
 
 if __name__ == "__main__":
     case, args = sys.argv[1], sys.argv[2:]

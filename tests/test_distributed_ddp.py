@@ -25,6 +25,10 @@ def test_bucketed_gradients_equal_one_allreduce_per_parameter_and_no_sync_accumu
     assert "ok ddp_buckets" in run_ranks("ddp_buckets").stdout
 
 
+def test_batchnorm_statistics_are_each_process_own_with_rank_0s_running_statistics_broadcast():
+    assert "ok ddp_batchnorm_buffers" in run_ranks("ddp_batchnorm_buffers").stdout
+
+
 def test_syncbatchnorm_equals_batchnorm_on_the_whole_batch_and_passes_a_gradcheck_across_ranks():
     assert "ok syncbn" in run_ranks("syncbn").stdout
 
