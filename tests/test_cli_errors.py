@@ -134,7 +134,7 @@ def test_train_help_shows_every_default_and_points_at_a_command_that_exists(tmp_
             entries.append(line.strip())
         elif entries and line.strip():
             entries[-1] += " " + line.strip()
-    switches = ("-h", "--debug", "--resume", *(label(n) for n, spec in specs().items() if spec.switch))
+    switches = ("-h", "--debug", "--resume", "--distributed", *(label(n) for n, spec in specs().items() if spec.switch))
     assert len(entries) > 15
     for entry in entries:
         if not entry.startswith(switches):

@@ -265,7 +265,7 @@ class Tensor:
     """
 
     __slots__ = ("array", "grad", "requires_grad", "_ctx", "_retains_grad", "_version_counter", "_base",
-                 "_view_fn", "_backward_hooks", "__weakref__")
+                 "_view_fn", "_backward_hooks", "_post_accumulate_hooks", "__weakref__")
     __array_priority__ = 1000  # so that ndarray <op> Tensor defers to Tensor's reflected operators
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
@@ -281,6 +281,7 @@ class Tensor:
         self._base: Tensor | None = None  # the tensor this one is a view of (set by Function.apply)
         self._view_fn = None              # [Function class, params, version] that made that view
         self._backward_hooks = None
+        self._post_accumulate_hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -426,6 +427,33 @@ class Tensor:
         self._backward_hooks[handle.id] = hook
         return handle
 
+    def share_memory_(self) -> "Tensor":
+        """Move the storage into shared memory, so that processes given this tensor (``tinycnn.multiprocessing``)
+        read and write the same values, as PyTorch's ``share_memory_`` (see ``tinycnn/shared_memory.py``)."""
+        from . import shared_memory  # noqa: PLC0415  (stdlib multiprocessing, only when asked)
+        shared_memory.register(type(self))
+        self.array = shared_memory.to_shared(self.array)
+        return self
+
+    def is_shared(self) -> bool:
+        from . import shared_memory  # noqa: PLC0415
+        return shared_memory.is_shared(self.array)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` on this leaf each time backward has accumulated a gradient into its ``.grad``,
+        as PyTorch does (DistributedDataParallel starts a bucket's allreduce from it). Returns a handle whose
+        ``remove()`` takes the hook away."""
+        if not self.requires_grad:
+            raise RuntimeError("register_post_accumulate_grad_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self._ctx is not None:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if self._post_accumulate_hooks is None:
+            self._post_accumulate_hooks = OrderedDict()
+        handle = RemovableHandle(self._post_accumulate_hooks)
+        self._post_accumulate_hooks[handle.id] = hook
+        return handle
+
     # ---- backward -----------------------------------------------------------------------------------------
     def backward(self, gradient=None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) * gradient into ``leaf.grad`` for every leaf that requires grad.
@@ -514,6 +542,9 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
             g = _run_tensor_hooks(t, g)
         if g is not None and (fn is None or (t._retains_grad and t._ctx is fn)):
             _accumulate_grad(t, g)
+            if fn is None and t._post_accumulate_hooks:
+                for hook in list(t._post_accumulate_hooks.values()):
+                    hook(t)
         if fn is None:
             continue
         if g is None:  # no gradient reached this node (every path gave None): its inputs get none from it

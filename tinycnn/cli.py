@@ -65,10 +65,19 @@ def _cmd_gradcheck(args) -> int:
 def _cmd_train(args) -> int:
     from .train import TrainConfig, TrainingError, train  # noqa: PLC0415
     from .train_settings import given  # noqa: PLC0415
+    if args.nproc is not None:
+        return _launch_processes(args)
     chosen = given(args)
     config = TrainConfig(**chosen)
     try:
-        history = train(config, resume=args.resume, given=chosen.keys())
+        if args.distributed:
+            from .train_distributed import PeerStopped, train_distributed  # noqa: PLC0415  (needs mpi4py)
+            try:
+                history = train_distributed(config, resume=args.resume, given=chosen.keys())
+            except PeerStopped:
+                return EXIT_USER_ERROR   # rank 0 has printed why
+        else:
+            history = train(config, resume=args.resume, given=chosen.keys())
     except TrainingError as exc:
         print(f"tinycnn train: {exc}", file=sys.stderr)
         return EXIT_FAILED
@@ -77,6 +86,46 @@ def _cmd_train(args) -> int:
         print(f"done: final test accuracy {100 * history[-1]['test_accuracy']:.2f}% "
               f"(best {100 * best:.2f}%); results in {config.out}/")
     return 0
+
+
+def _launch_processes(args) -> int:
+    """``--nproc N``: run this same command in N processes under mpiexec on this machine, ``--distributed``."""
+    import subprocess  # noqa: PLC0415
+
+    from .distributed.launch import mpiexec_command  # noqa: PLC0415
+    from .run_errors import ConfigError  # noqa: PLC0415
+    from .train_distributed import running_under_mpi  # noqa: PLC0415
+    if args.nproc < 1:
+        raise ConfigError("--nproc", f"expected a positive number of processes, got {args.nproc}")
+    if running_under_mpi():
+        raise ConfigError("--nproc", "this process was already started by mpirun/mpiexec: give --distributed "
+                                   "instead of --nproc (the launcher's -n sets the number of processes)")
+    argv, rest = list(args.argv), []
+    while argv:                                   # the same arguments, without --nproc N
+        arg = argv.pop(0)
+        if arg == "--nproc":
+            argv.pop(0)
+        elif not arg.startswith("--nproc="):
+            rest.append(arg)
+    try:
+        command = mpiexec_command(args.nproc, [sys.executable, "-m", "tinycnn", *rest, "--distributed"])
+    except ImportError as exc:
+        raise ConfigError("--nproc", str(exc)) from None
+    # as torchrun does: the processes share the cores, so each one's thread pools get a share of them
+    # (N processes each starting one BLAS/Numba thread per core would spin against one another)
+    threads = str(max(1, (os.cpu_count() or 1) // args.nproc))
+    child_env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        child_env.setdefault(name, threads)
+    try:
+        code = subprocess.call(command, env=child_env)
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    if code not in (0, EXIT_FAILED, EXIT_USER_ERROR, EXIT_INTERRUPTED):
+        print(f"tinycnn train: the {args.nproc} training processes ended with exit status {code}: one of them "
+              f"failed or was killed (see above); the run folder keeps its last complete epoch (continue with "
+              f"--resume --nproc {args.nproc})", file=sys.stderr)
+    return code
 
 
 def _cmd_eval(args) -> int:
@@ -169,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(t)
     t.add_argument("--resume", action="store_true",
                    help="continue the run in --out (default: the latest runs/MODEL[-N]) from its last.npz")
+    t.add_argument("--distributed", action="store_true",
+                   help="one of the processes of `mpirun -n N tinycnn train ... --distributed`: data-parallel "
+                        "training, --batch-size images per process (N x batch-size per step), rank 0 writes the "
+                        "run folder; needs pip install \"tinycnn[distributed]\"")
+    t.add_argument("--nproc", type=int, metavar="N",
+                   help="train in N processes on this machine (starts mpiexec -n N with --distributed); a run "
+                        "resumes only with the number of processes it was trained with (default: this process "
+                        "alone)")
     t.set_defaults(func=_cmd_train)
 
     e = sub.add_parser("eval", help="top-1 / top-5 test accuracy and confusion matrix of a checkpoint",
@@ -220,6 +277,7 @@ def _user_message(exc: BaseException, command: str) -> str | None:
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

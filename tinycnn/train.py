@@ -97,15 +97,18 @@ class Trainer:
         self.optimizer = build_optimizer(config, trainable)
         self.scheduler = build_scheduler(config, self.optimizer)
         self.kernels = "cupy" if config.device == "cuda" else kernels.get_kernels_name()
+        self.network = self.model   # what the training steps call (a DistributedDataParallel around it: distributed)
         self.history: list[dict] = []
         self.epoch = 0
         self.best_accuracy = -1.0
         self.logs: TrainingLogs | None = None     # --log-grads, --tensorboard: open while fit() trains
 
-    def _drop_lone_last_image(self) -> bool:
+    def _drop_lone_last_image(self, n: int | None = None) -> bool:
         """BatchNorm cannot train on a batch of one image: refuse settings that make every batch one image,
-        and leave out a last batch of one (as ``drop_last`` does) rather than fail at the end of an epoch."""
-        cfg, n = self.config, len(self.train_set)
+        and leave out a last batch of one (as ``drop_last`` does) rather than fail at the end of an epoch.
+        ``n``: the images this process trains on in an epoch (default: the whole training set)."""
+        cfg = self.config
+        n = len(self.train_set) if n is None else n
         if not trains_batchnorm(self.model, cfg):
             return False
         why = f"{cfg.model} has BatchNorm layers, which cannot train on a batch of one image"
@@ -160,13 +163,15 @@ class Trainer:
         seen = correct = 0
         loss_sum = 0.0
         start = time.perf_counter()
+        if hasattr(self.train_loader.sampler, "set_epoch"):    # a DistributedSampler: this epoch's order
+            self.train_loader.sampler.set_epoch(self.epoch)
         bar = tqdm(self.train_loader, desc=f"epoch {self.epoch + 1}/{cfg.epochs}", unit="batch",
                    disable=not cfg.progress, leave=False, dynamic_ncols=True)
         for step, (images, labels) in enumerate(bar, 1):
             images, labels = images.to(cfg.device), labels.to(cfg.device)
-            logits, loss = compute_loss(model(images), labels, cfg.aux_weight)
+            logits, loss = compute_loss(self.network(images), labels, cfg.aux_weight)
             loss_value = loss.item()
-            if not math.isfinite(loss_value):
+            if not self._all_finite(loss_value):
                 kept = (f"the last good checkpoint is kept in {self.path(LAST)}"
                         if os.path.exists(self.path(LAST)) else "no epoch had completed, so no checkpoint")
                 raise TrainingError(f"non-finite loss ({loss_value}) at epoch {self.epoch + 1}, step {step}: "
@@ -185,7 +190,19 @@ class Trainer:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}",
                                 img_s=f"{rate:.0f}")
         bar.close()
+        seen, loss_sum, correct = self._epoch_totals(seen, loss_sum, correct)
         return loss_sum / max(seen, 1), correct / max(seen, 1)
+
+    # what a distributed trainer (train_distributed.py) combines across its processes
+    def _all_finite(self, loss_value: float) -> bool:
+        return math.isfinite(loss_value)
+
+    def _epoch_totals(self, seen: int, loss_sum: float, correct: int) -> tuple[int, float, int]:
+        return seen, loss_sum, correct
+
+    def _evaluate(self) -> tuple:
+        """Test loss, accuracy, predictions and labels of the model now."""
+        return evaluate(self.model, self.test_loader, self.config.device)
 
     # the run
     def _claim(self, resume: bool) -> None:
@@ -255,7 +272,7 @@ class Trainer:
                 start = time.perf_counter()
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 train_loss, train_acc = self.train_epoch()
-                test_loss, test_acc, predictions, labels = evaluate(self.model, self.test_loader, cfg.device)
+                test_loss, test_acc, predictions, labels = self._evaluate()
                 if self.scheduler:
                     self.scheduler.step()
                 self.epoch += 1
@@ -334,34 +351,50 @@ def train(config: TrainConfig, resume: bool = False, given: Iterable[str] | None
     the saved settings (None: all of ``config``'s). Afterwards ``config.out`` is the run folder. Raises
     ``ConfigError`` / ``RunError`` before any work for a setting, folder or file that is wrong, and
     ``TrainingError`` if the loss stops being finite."""
-    requested = config
-    if not resume:
-        config.validate()
-        run = RunFolder.claim_new(config.out, config.model)
-    else:
-        for name in given if given is not None else ():   # what was typed must make sense on its own
-            check_setting(name, getattr(config, name))
-        run = RunFolder.claim_existing(config.out, config.model)
+    run = claim_run(config, resume, given)
     with run:
-        checkpoint = None
-        if resume:
-            saved = TrainConfig.from_dict(run.saved_config())
-            config, changes = settings_for_resume(saved, config, given, where=run.path)
-            if os.path.isfile(run.file(LAST)):
-                checkpoint = load_training_checkpoint(run.file(LAST))
-                if int(checkpoint["epoch"]) > config.epochs:
-                    raise ConfigError("epochs", f"the run has already trained {checkpoint['epoch']} epochs; give "
-                                                f"--epochs {checkpoint['epoch']} or more")
-            config.validate(need_pretrained=checkpoint is None)
-        else:
-            changes = {}
-        config.out = requested.out = run.path
+        config, changes, checkpoint = prepare_run(run, config, resume, given)
         trainer = Trainer(config, load_pretrained=checkpoint is None,
                           weights=checkpoint["model"] if checkpoint is not None else None)
         trainer.run, trainer.changes = run, changes
         if checkpoint is not None:
             trainer.restore(checkpoint)
         return trainer.fit(resume=resume)
+
+
+def claim_run(config: TrainConfig, resume: bool, given: Iterable[str] | None) -> RunFolder:
+    """Check the settings that make sense on their own, then claim (lock) the run folder."""
+    if not resume:
+        config.validate()
+        return RunFolder.claim_new(config.out, config.model)
+    for name in given if given is not None else ():   # what was typed must make sense on its own
+        check_setting(name, getattr(config, name))
+    return RunFolder.claim_existing(config.out, config.model)
+
+
+def prepare_run(run: RunFolder, config: TrainConfig, resume: bool, given: Iterable[str] | None,
+                world_size: int = 1) -> tuple[TrainConfig, dict, dict | None]:
+    """The settings the run trains with, what a resume changes, and the checkpoint to continue from (None:
+    a fresh start). A run resumes only with the number of processes it was trained with (``world_size``):
+    the data order and the batches depend on it."""
+    requested, checkpoint, changes = config, None, {}
+    if resume:
+        saved = TrainConfig.from_dict(run.saved_config())
+        config, changes = settings_for_resume(saved, config, given, where=run.path)
+        if os.path.isfile(run.file(LAST)):
+            checkpoint = load_training_checkpoint(run.file(LAST))
+            if int(checkpoint["epoch"]) > config.epochs:
+                raise ConfigError("epochs", f"the run has already trained {checkpoint['epoch']} epochs; give "
+                                            f"--epochs {checkpoint['epoch']} or more")
+            trained_with = int(checkpoint.get("world_size", 1))
+            if trained_with != world_size:
+                how = f"with --nproc {trained_with}" if trained_with > 1 else "without --nproc or --distributed"
+                raise RunError(f"--resume: {run.path} was trained by {trained_with} process"
+                               f"{'es' if trained_with > 1 else ''}, this run has {world_size}: resume it {how} "
+                               f"(the data order and the batches depend on the number of processes)")
+        config.validate(need_pretrained=checkpoint is None)
+    config.out = requested.out = run.path
+    return config, changes, checkpoint
 
 
 __all__ = ["TrainConfig", "Trainer", "TrainingError", "train", "evaluate", "evaluate_checkpoint", "build_model",

@@ -152,7 +152,8 @@ class TrainConfig:
                                     metavar="DIR", aliases=("--data-dir",))
     epochs: int = setting(10, "number of epochs in all (resuming with more trains on)",
                           check=positive_int(), resumable=True, metavar="N")
-    batch_size: int = setting(128, "images per training step", check=positive_int(), metavar="N")
+    batch_size: int = setting(128, "images per training step, in each process with --nproc/--distributed",
+                              check=positive_int(), metavar="N")
     optimizer: str = setting("adam", "optimizer", choices=OPTIMIZERS)
     lr: float | None = setting(None, "learning rate", check=positive_number, parse=float,
                                default_text=", ".join(f"{k} {v}" for k, v in DEFAULT_LR.items()))

@@ -325,6 +325,13 @@ class Module:
         return self.to(dtype=np.float64)
 
     # ---- state dict ----------------------------------------------------------------------------------------
+    def share_memory(self) -> "Module":
+        """Put every parameter and buffer in shared memory (``Tensor.share_memory_``), so that processes started
+        with the model (Hogwild training) update one set of weights. Gradients stay each process's own."""
+        for t in [*self.parameters(), *self.buffers()]:
+            t.share_memory_()
+        return self
+
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
         """Parameters and persistent buffers by dotted name (detached tensors sharing the data; the tensors
         themselves with ``keep_vars=True``; a lazy module's uninitialised parameters as they are)."""
