@@ -85,7 +85,8 @@ class Trainer:
                                                          load_pretrained=load_pretrained, weights=weights)
         self.in_channels = first_conv_channels(self.model) or 1
         check_input_size(self.model, config, self.in_channels)
-        accel.fuse(self.model)      # Conv2d -> ReLU -> MaxPool2d as one layer: the same numbers, one pass
+        if not config.log_grads:    # --log-grads records every layer's activations: keep them apart
+            accel.fuse(self.model)  # Conv2d -> ReLU -> MaxPool2d as one layer: the same numbers, one pass
         self.train_set, self.test_set = build_datasets(config, self.in_channels)
         # what `tinycnn predict` needs to use the model on new images
         self.classes = dataset_classes(self.train_set)

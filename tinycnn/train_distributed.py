@@ -40,8 +40,8 @@ class PeerStopped(Exception):
 class DistributedTrainer(Trainer):
     """A ``Trainer`` whose steps run on this rank's share of the data, synchronised with the other ranks."""
 
-    def __init__(self, config: TrainConfig, load_pretrained: bool = True):
-        super().__init__(config, load_pretrained)
+    def __init__(self, config: TrainConfig, load_pretrained: bool = True, weights: dict | None = None):
+        super().__init__(config, load_pretrained, weights)
         self.rank, self.world_size = dist.get_rank(), dist.get_world_size()
         cfg = self.config
         sampler = DistributedSampler(self.train_set, seed=cfg.seed, shuffle=True)
