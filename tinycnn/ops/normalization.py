@@ -21,6 +21,18 @@ def _as3(a):
     return a.reshape(a.shape[0], a.shape[1], -1)
 
 
+def update_running_stats(running_mean, running_var, mean, var, m: int, momentum: float) -> None:
+    """PyTorch's running statistics from one batch of ``m`` values per channel: an exponential moving
+    average of the mean and of the unbiased variance ``var * m / (m - 1)``. In place, on the buffers' own
+    arrays: no graph, no dtype change of the buffers."""
+    if running_mean is not None:
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean
+    if running_var is not None:
+        running_var *= 1.0 - momentum
+        running_var += (momentum * m / (m - 1)) * var
+
+
 class BatchNormTrain(Function):
     r"""Training-mode batch norm: normalise with the statistics of this batch.
 
@@ -58,13 +70,7 @@ class BatchNormTrain(Function):
         var = xp.einsum("ncl,ncl->c", xc, xc) / m          # biased: this is what normalises
         s = 1.0 / xp.sqrt(var + eps)
         self.x3, self.mean, self.s, self.w, self.m = x3, mean, s, w, m
-        if running_mean is not None:
-            # in place, on the buffers' own arrays: no graph, no dtype change of the buffers
-            running_mean *= 1.0 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1.0 - momentum
-            running_var += (momentum * m / (m - 1)) * var
+        update_running_stats(running_mean, running_var, mean, var, m, momentum)
         scale = s if w is None else s * w
         xc *= scale[:, None]                               # xc becomes y: no further temporaries
         if b is not None:

@@ -12,7 +12,7 @@ import numpy as np
 from ... import distributed as dist
 from ...autograd import Function
 from ...backend import get_array_module
-from ...ops.normalization import _as3
+from ...ops.normalization import _as3, update_running_stats
 from ..layers.normalization import _BatchNorm
 
 
@@ -57,12 +57,7 @@ class SyncBatchNormFunction(Function):
         var = _all_reduce_sum(xp.einsum("ncl,ncl->c", xc, xc)) / m
         s = 1.0 / xp.sqrt(var + eps)
         self.x3, self.mean, self.s, self.w, self.m = x3, mean, s, w, m
-        if running_mean is not None:
-            running_mean *= 1.0 - momentum
-            running_mean += momentum * mean
-        if running_var is not None:
-            running_var *= 1.0 - momentum
-            running_var += (momentum * m / (m - 1)) * var
+        update_running_stats(running_mean, running_var, mean, var, m, momentum)
         xc *= (s if w is None else s * w)[:, None]
         if b is not None:
             xc += b[:, None]
