@@ -87,21 +87,28 @@ def _shorten_openblas_spin(blas) -> None:
     shutdown()
 
 
-def matmul(a, b):
-    """a @ b (2-D or batched), on one BLAS thread when the product is small (see module docstring)."""
+def matmul(a, b, out=None):
+    """a @ b (2-D or batched; into ``out`` when given), on one BLAS thread when the product is small (see
+    module docstring)."""
+    if out is not None:
+        return _with_policy(a, b, lambda: np.matmul(a, b, out=out))
     if not isinstance(a, np.ndarray) or a.ndim < 2 or b.ndim < 2:   # CuPy, or a matrix-vector product
         return a @ b
+    return _with_policy(a, b, lambda: a @ b)
+
+
+def _with_policy(a, b, product):
     m, k = a.shape[-2], a.shape[-1]
     n = b.shape[-1]
     batch = max(a.size // max(m * k, 1), b.size // max(k * n, 1))
     blas = _controller()
     if blas is None or 2.0 * batch * m * n * k >= SMALL_GEMM_FLOPS:
-        return a @ b
+        return product()
     threads = blas.num_threads
     if threads <= 1:
-        return a @ b
+        return product()
     blas.set_num_threads(1)
     try:
-        return a @ b
+        return product()
     finally:
         blas.set_num_threads(threads)

@@ -9,7 +9,8 @@ the compilation. This module imports numba at import time; ``tinycnn.kernels`` i
 installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
-(the direct and fused convolutions of ``numba_direct.py``, a one-pass ReLU, the buffer pool ``cols_pool.py``).
+(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``, a
+one-pass ReLU, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
+from .winograd import release as winograd_release  # noqa: F401  (the "winograd" capability)
+from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 NAME = "numba"

@@ -49,6 +49,11 @@ class Conv2dFunction(Function):
     traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
     it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
 
+    Winograd path (Numba kernels, 3x3, stride 1, one group, 16 or more channels: ResNet's and VGG's layers):
+    the same sums regrouped by Winograd's F(2x2, 3x3) identity, 4 multiply-adds per output and channel pair
+    instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
+    float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
+
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
     measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
@@ -61,6 +66,12 @@ class Conv2dFunction(Function):
         if self.direct:                      # no cols: backward recomputes the shifted rows from x
             self.x, self.w, self.x_shape = x, w, x.shape
             return kern.conv2d_direct_forward(x, w, b, padding)
+        self.winograd = (get_config().conv_winograd and "winograd" in kern.PROVIDES
+                         and kern.winograd_applies(x.shape, w.shape, stride, padding, dilation, groups))
+        if self.winograd:                    # keeps the transformed input V instead of cols
+            y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
+            self.x_shape, self.w_shape = x.shape, w.shape
+            return y
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
@@ -86,6 +97,10 @@ class Conv2dFunction(Function):
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.direct:
             return self._direct_backward(gy, padding, need_x, need_w, need_b)
+        if self.winograd:
+            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w_shape, padding,
+                                                       need_x=need_x, need_w=need_w)
+            return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
         w, cols = self.w, self.cols
         cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
@@ -104,11 +119,14 @@ class Conv2dFunction(Function):
         return gx, gw, gb
 
     def release(self):
-        cols = self.__dict__.get("cols")
-        kern = get_kernels(cols) if cols is not None else None
+        cols, v = self.__dict__.get("cols"), self.__dict__.get("v")
         super().release()
-        if kern is not None and "cols_pool" in kern.PROVIDES:   # reuse the big buffer (accel/cols_pool.py)
-            kern.release_cols(cols)
+        if cols is not None:                 # reuse the big buffer (accel/cols_pool.py)
+            kern = get_kernels(cols)
+            if "cols_pool" in kern.PROVIDES:
+                kern.release_cols(cols)
+        if v is not None:
+            get_kernels(v).winograd_release(v)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
         # one pass over the batch gives all three (gb is a by-product of gw)
