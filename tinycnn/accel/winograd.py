@@ -35,17 +35,20 @@ input; gb = sum gy. These are the same sums as the im2col formulation in ``ops/c
 
 Tiles: the output (OH, OW) = (H + pt + pb - 2, W + pl + pr - 2) is covered by TH x TW = ceil(OH/2) x
 ceil(OW/2) tiles; a last half tile reads zeros past the padded input and its extra outputs are dropped.
-The transforms are Numba loops, one task per (image, channel); the 16 products are NumPy batched matmuls.
+The transforms are Numba loops, one item per (image, channel) (per output channel for the kernel's), run
+by ``numba_launch.py``'s parallel driver as the direct convolution's kernels are, so that a fresh install
+compiles each in a fraction of a second (about 3 s for all six); the 16 products are NumPy batched matmuls.
 The (16, C, T) arrays come from and go back to the buffer pool (``cols_pool.py``: a fresh 50 MB array costs
 more in page faults than the transform that fills it); ``release`` hands back U and V once the backward ran.
 """
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import carray, njit
 
 from .blas import matmul
 from .cols_pool import release_cols, take
+from .numba_launch import ParallelKernel
 
 G = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0.0, 0.0, 1.0]])
 
@@ -75,14 +78,14 @@ def _tiles(x_shape, padding):
 def kernel_transform(w):
     """U (16, Cout, C) = G g G^T for every channel pair, in w's dtype."""
     u = np.empty((16, w.shape[0], w.shape[1]), dtype=w.dtype)
-    _kernel_transform(np.ascontiguousarray(w), u)
+    _run(_KERNEL, w.shape[0], w, u, dims=_dims((0, w.shape[1], 0, 0), w.shape))
     return u
 
 
 def kernel_grad(du, w_shape):
     """gw (Cout, C, 3, 3) = G^T dU G, the adjoint of ``kernel_transform``."""
     gw = np.empty(w_shape, dtype=du.dtype)
-    _kernel_grad(np.ascontiguousarray(du), gw)
+    _run(_KERNEL_GRAD, w_shape[0], du, gw, dims=_dims((0, w_shape[1], 0, 0), w_shape))
     return gw
 
 
@@ -92,11 +95,12 @@ def winograd_forward(x, w, b, padding):
     oh, ow, th, tw = _tiles(x.shape, padding)
     u = kernel_transform(w)
     v = _buffer((16, c, n * th * tw), x.dtype)
-    _input_transform(np.ascontiguousarray(x), v, padding[0], padding[2], th, tw)
+    dims = _dims(x.shape, w.shape, padding)
+    _run(_INPUT, n * c, x, v, dims=dims)
     m = matmul(u, v, out=_buffer((16, w.shape[0], v.shape[2]), x.dtype))     # (16, Cout, T)
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
     bias = np.zeros(w.shape[0], x.dtype) if b is None else b
-    _output_transform(m, bias, y, th, tw)
+    _run(_OUTPUT, n * w.shape[0], m, bias, y, dims=dims)
     release_cols(m)
     return y, u, v
 
@@ -106,13 +110,14 @@ def winograd_backward(gy, u, v, x_shape, w_shape, padding, need_x=True, need_w=T
     n, cout, oh, ow = gy.shape
     _, _, th, tw = _tiles(x_shape, padding)
     dm = _buffer((16, cout, n * th * tw), gy.dtype)
-    _grad_output_transform(np.ascontiguousarray(gy), dm, th, tw)
+    dims = _dims(x_shape, w_shape, padding)
+    _run(_GRAD_OUTPUT, n * cout, gy, dm, dims=dims)
     gw = kernel_grad(matmul(dm, v.transpose(0, 2, 1)), w_shape) if need_w else None
     gx = None
     if need_x:
         dv = matmul(u.transpose(0, 2, 1), dm, out=_buffer(v.shape, gy.dtype))      # (16, C, T)
         gx = np.empty(x_shape, dtype=gy.dtype)
-        _input_grad_transform(dv, gx, padding[0], padding[2], th, tw)
+        _run(_INPUT_GRAD, n * x_shape[1], dv, gx, dims=dims)
         release_cols(dv)
     release_cols(dm)
     return gx, gw
@@ -123,196 +128,279 @@ def release(v) -> None:
     release_cols(v)
 
 
+def _dims(x_shape=(0, 0, 0, 0), w_shape=(0, 0, 3, 3), padding=(0, 0, 0, 0)):
+    """The sizes every item function reads (indices D_*)."""
+    oh, ow, th, tw = _tiles(x_shape, padding)
+    return np.array([*x_shape, w_shape[0], th, tw, padding[0], padding[2], oh, ow], dtype=np.int64)
+
+
+def _run(kernel, n_items, *arrays, dims):
+    """kernel(n_items, ...) with the unused float slots filled (one driver signature for every kernel)."""
+    empty = np.empty(0, arrays[0].dtype)
+    floats = [np.ascontiguousarray(a) for a in arrays] + [empty] * (7 - len(arrays))
+    kernel(n_items, *floats, _NO_INT32, dims)
+
+
+_NO_INT32 = np.empty(0, np.int32)
+
+
 def _buffer(shape, dtype):
     """A pooled array of this shape (old contents: every element is written before it is read), or a new one."""
     buf = take(shape, np.dtype(dtype))
     return buf if buf is not None else np.empty(shape, dtype=dtype)
 
 
-# ---- the transforms: one task per (image, channel), tiles in row order ---------------------------------------
-# Each task copies the rows a tile row reads into a zero-bordered buffer (``_padded_rows``), so the tile loops
-# index without bounds tests; the input gradient is summed into a zero-bordered plane, then cropped.
-@njit(cache=True)
-def _padded_rows(plane, r0, q0, buf):
-    """buf[i, j] = plane[r0 + i, q0 + j], 0 outside the plane (buf: (rows, cols) of the padded grid)."""
-    h, w = plane.shape
-    rows, cols = buf.shape
-    for i in range(rows):
-        r = r0 + i
-        if r < 0 or r >= h:
-            for j in range(cols):
-                buf[i, j] = 0
-            continue
-        for j in range(cols):
-            q = q0 + j
-            buf[i, j] = plane[r, q] if 0 <= q < w else 0
+# ---- the transforms, one item each ---------------------------------------------------------------------------
+# Every item function takes seven pointers of the data's dtype (unused ones empty), an int32 pointer (unused),
+# the int64 sizes ``d`` and the item number: the direct convolution's signature, so one compiled parallel
+# driver serves all of them. Arrays are flat and C-contiguous: x[n, c, r, q] is x[((n*C + c)*H + r)*W + q],
+# v[xi, c, t] is v[(xi*C + c)*T + t], with T = N*TH*TW and t = (n*TH + a)*TW + b.
+D_N, D_C, D_H, D_W, D_COUT, D_TH, D_TW, D_PT, D_PL, D_OH, D_OW = range(11)
 
 
-@njit(parallel=True, cache=True)
-def _input_transform(x, v, pt, pl, th, tw):
-    """v[xi, c, t] = (B^T d B)[xi] for the 4x4 block d at padded (2a, 2b) of image n, t = (n*TH + a)*TW + b."""
-    n_img, n_ch = x.shape[0], x.shape[1]
-    for task in prange(n_img * n_ch):
-        n, c = task // n_ch, task % n_ch
-        d = np.empty((4, 2 * tw + 2), dtype=x.dtype)
-        for a in range(th):
-            _padded_rows(x[n, c], 2 * a - pt, -pl, d)
-            base = (n * th + a) * tw
-            for b in range(tw):
-                q = 2 * b
-                for k in range(4):                                   # column k of B^T d
-                    t0 = d[0, q + k] - d[2, q + k]
-                    t1 = d[1, q + k] + d[2, q + k]
-                    t2 = d[2, q + k] - d[1, q + k]
-                    t3 = d[1, q + k] - d[3, q + k]
-                    if k == 0:
-                        a0, a1, a2, a3 = t0, t1, t2, t3
-                    elif k == 1:
-                        b0, b1, b2, b3 = t0, t1, t2, t3
-                    elif k == 2:
-                        c0, c1, c2, c3 = t0, t1, t2, t3
-                    else:
-                        e0, e1, e2, e3 = t0, t1, t2, t3
-                t = base + b                                         # rows r of (B^T d) B
-                v[0, c, t], v[1, c, t], v[2, c, t], v[3, c, t] = a0 - c0, b0 + c0, c0 - b0, b0 - e0
-                v[4, c, t], v[5, c, t], v[6, c, t], v[7, c, t] = a1 - c1, b1 + c1, c1 - b1, b1 - e1
-                v[8, c, t], v[9, c, t], v[10, c, t], v[11, c, t] = a2 - c2, b2 + c2, c2 - b2, b2 - e2
-                v[12, c, t], v[13, c, t], v[14, c, t], v[15, c, t] = a3 - c3, b3 + c3, c3 - b3, b3 - e3
+@njit(inline="always")
+def _zero_of(p):
+    return carray(p, (0,)).dtype.type(0)
 
 
-@njit(parallel=True, cache=True)
-def _output_transform(m, bias, y, th, tw):
-    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] (i, j < 2, inside the output)."""
-    n_img, n_out, oh, ow = y.shape
-    for task in prange(n_img * n_out):
-        n, o = task // n_out, task % n_out
-        bo = bias[o]
-        for a in range(th):
-            base = (n * th + a) * tw
-            for b in range(tw):
-                t = base + b
-                s00 = m[0, o, t] + m[4, o, t] + m[8, o, t]          # A^T M, rows 0 and 1
-                s01 = m[1, o, t] + m[5, o, t] + m[9, o, t]
-                s02 = m[2, o, t] + m[6, o, t] + m[10, o, t]
-                s03 = m[3, o, t] + m[7, o, t] + m[11, o, t]
-                s10 = m[4, o, t] - m[8, o, t] - m[12, o, t]
-                s11 = m[5, o, t] - m[9, o, t] - m[13, o, t]
-                s12 = m[6, o, t] - m[10, o, t] - m[14, o, t]
-                s13 = m[7, o, t] - m[11, o, t] - m[15, o, t]
-                r, q = 2 * a, 2 * b
-                y[n, o, r, q] = bo + s00 + s01 + s02
+@njit(inline="always")
+def _load(p, row, q, w, valid, zero):
+    """p[row + q] when the row is valid and 0 <= q < w, else 0 (the zero padding)."""
+    return p[row + q] if valid and 0 <= q < w else zero
+
+
+def _input_item(x, v, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+    """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b); item = n*C + c."""
+    zero = _zero_of(x)
+    n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
+    n, c = item // n_ch, item % n_ch
+    n_t = d[D_N] * th * tw
+    plane = item * h * w
+    for a in range(th):
+        r0 = 2 * a - pt
+        rows = (plane + r0 * w, plane + (r0 + 1) * w, plane + (r0 + 2) * w, plane + (r0 + 3) * w)
+        ok0, ok1, ok2, ok3 = 0 <= r0 < h, 0 <= r0 + 1 < h, 0 <= r0 + 2 < h, 0 <= r0 + 3 < h
+        for b in range(tw):
+            q0 = 2 * b - pl
+            t = (n * th + a) * tw + b
+            o = c * n_t + t                       # v[0, c, t]; v[xi, c, t] is o + xi * C * T
+            step = n_ch * n_t
+            for k in range(4):                    # column k of B^T d: t0..t3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+                q = q0 + k
+                d0 = _load(x, rows[0], q, w, ok0, zero)
+                d1 = _load(x, rows[1], q, w, ok1, zero)
+                d2 = _load(x, rows[2], q, w, ok2, zero)
+                d3 = _load(x, rows[3], q, w, ok3, zero)
+                if k == 0:
+                    a0, a1, a2, a3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+                elif k == 1:
+                    b0, b1, b2, b3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+                elif k == 2:
+                    c0, c1, c2, c3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+                else:
+                    e0, e1, e2, e3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+            # row r of (B^T d) B from the columns (a, b, c, e): a - c, b + c, c - b, b - e
+            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a0 - c0, b0 + c0, c0 - b0, b0 - e0
+            o += 4 * step
+            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a1 - c1, b1 + c1, c1 - b1, b1 - e1
+            o += 4 * step
+            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a2 - c2, b2 + c2, c2 - b2, b2 - e2
+            o += 4 * step
+            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a3 - c3, b3 + c3, c3 - b3, b3 - e3
+
+
+def _output_item(m, bias, y, _f4, _f5, _f6, _f7, _i32, d, item):
+    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] inside the output; item = n*Cout + o."""
+    n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
+    n, o = item // n_out, item % n_out
+    n_t = d[D_N] * th * tw
+    step = n_out * n_t
+    bo = bias[o]
+    plane = item * oh * ow
+    for a in range(th):
+        for b in range(tw):
+            p = o * n_t + (n * th + a) * tw + b   # m[0, o, t]
+            m00, m01, m02, m03 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
+            p += 4 * step
+            m10, m11, m12, m13 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
+            p += 4 * step
+            m20, m21, m22, m23 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
+            p += 4 * step
+            m30, m31, m32, m33 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
+            s00, s01, s02, s03 = m00 + m10 + m20, m01 + m11 + m21, m02 + m12 + m22, m03 + m13 + m23   # A^T M
+            s10, s11, s12, s13 = m10 - m20 - m30, m11 - m21 - m31, m12 - m22 - m32, m13 - m23 - m33
+            r, q = 2 * a, 2 * b
+            top = plane + r * ow + q
+            y[top] = bo + s00 + s01 + s02                                                         # (A^T M) A
+            if q + 1 < ow:
+                y[top + 1] = bo + s01 - s02 - s03
+            if r + 1 < oh:
+                y[top + ow] = bo + s10 + s11 + s12
                 if q + 1 < ow:
-                    y[n, o, r, q + 1] = bo + s01 - s02 - s03
-                if r + 1 < oh:
-                    y[n, o, r + 1, q] = bo + s10 + s11 + s12
-                    if q + 1 < ow:
-                        y[n, o, r + 1, q + 1] = bo + s11 - s12 - s13
+                    y[top + ow + 1] = bo + s11 - s12 - s13
 
 
-@njit(parallel=True, cache=True)
-def _grad_output_transform(gy, dm, th, tw):
-    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b) with zeros past the output."""
-    n_img, n_out = gy.shape[0], gy.shape[1]
-    for task in prange(n_img * n_out):
-        n, o = task // n_out, task % n_out
-        g = np.empty((2, 2 * tw), dtype=gy.dtype)
-        for a in range(th):
-            _padded_rows(gy[n, o], 2 * a, 0, g)
-            base = (n * th + a) * tw
-            for b in range(tw):
-                t = base + b
-                g00, g01, g10, g11 = g[0, 2 * b], g[0, 2 * b + 1], g[1, 2 * b], g[1, 2 * b + 1]
-                # u = A gY (4 x 2), rows: g0, g0 + g1, g0 - g1, -g1 (g0, g1 the rows of gY);
-                # then u A^T, columns: u0, u0 + u1, u0 - u1, -u1
-                u0, u1 = g00, g01
-                dm[0, o, t], dm[1, o, t], dm[2, o, t], dm[3, o, t] = u0, u0 + u1, u0 - u1, -u1
-                u0, u1 = g00 + g10, g01 + g11
-                dm[4, o, t], dm[5, o, t], dm[6, o, t], dm[7, o, t] = u0, u0 + u1, u0 - u1, -u1
-                u0, u1 = g00 - g10, g01 - g11
-                dm[8, o, t], dm[9, o, t], dm[10, o, t], dm[11, o, t] = u0, u0 + u1, u0 - u1, -u1
-                u0, u1 = -g10, -g11
-                dm[12, o, t], dm[13, o, t], dm[14, o, t], dm[15, o, t] = u0, u0 + u1, u0 - u1, -u1
+def _grad_output_item(gy, dm, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b), zeros past the output; item = n*Cout + o."""
+    zero = _zero_of(gy)
+    n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
+    n, o = item // n_out, item % n_out
+    n_t = d[D_N] * th * tw
+    step = n_out * n_t
+    plane = item * oh * ow
+    for a in range(th):
+        r = 2 * a
+        ok1 = r + 1 < oh
+        for b in range(tw):
+            q = 2 * b
+            g00 = gy[plane + r * ow + q]
+            g01 = _load(gy, plane + r * ow, q + 1, ow, True, zero)
+            g10 = _load(gy, plane + (r + 1) * ow, q, ow, ok1, zero)
+            g11 = _load(gy, plane + (r + 1) * ow, q + 1, ow, ok1, zero)
+            p = o * n_t + (n * th + a) * tw + b
+            # u = A gY, rows: g0, g0 + g1, g0 - g1, -g1; then u A^T, columns: u0, u0 + u1, u0 - u1, -u1
+            u0, u1 = g00, g01
+            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
+            p += 4 * step
+            u0, u1 = g00 + g10, g01 + g11
+            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
+            p += 4 * step
+            u0, u1 = g00 - g10, g01 - g11
+            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
+            p += 4 * step
+            u0, u1 = -g10, -g11
+            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
 
 
-@njit(parallel=True, cache=True)
-def _input_grad_transform(dv, gx, pt, pl, th, tw):
-    """gx[n, c] = sum over tiles of B dV[., c, t] B^T at the tile's block (overlaps summed, padding cropped)."""
-    n_img, n_ch, h, w = gx.shape
-    for task in prange(n_img * n_ch):
-        n, c = task // n_ch, task % n_ch
-        acc = np.zeros((2 * th + 2, 2 * tw + 2), dtype=gx.dtype)     # the padded grid of this plane
-        for a in range(th):
-            base = (n * th + a) * tw
-            for b in range(tw):
-                t = base + b
-                for k in range(4):                                   # column k of B dV (rows of B)
-                    e0, e1, e2, e3 = dv[k, c, t], dv[4 + k, c, t], dv[8 + k, c, t], dv[12 + k, c, t]
-                    p0, p1, p2, p3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-                    if k == 0:
-                        a0, a1, a2, a3 = p0, p1, p2, p3
-                    elif k == 1:
-                        b0, b1, b2, b3 = p0, p1, p2, p3
-                    elif k == 2:
-                        c0, c1, c2, c3 = p0, p1, p2, p3
-                    else:
-                        f0, f1, f2, f3 = p0, p1, p2, p3
-                r, q = 2 * a, 2 * b                                   # rows i of (B dV) B^T
-                acc[r, q] += a0
-                acc[r, q + 1] += b0 - c0 + f0
-                acc[r, q + 2] += b0 + c0 - a0
-                acc[r, q + 3] -= f0
-                acc[r + 1, q] += a1
-                acc[r + 1, q + 1] += b1 - c1 + f1
-                acc[r + 1, q + 2] += b1 + c1 - a1
-                acc[r + 1, q + 3] -= f1
-                acc[r + 2, q] += a2
-                acc[r + 2, q + 1] += b2 - c2 + f2
-                acc[r + 2, q + 2] += b2 + c2 - a2
-                acc[r + 2, q + 3] -= f2
-                acc[r + 3, q] += a3
-                acc[r + 3, q + 1] += b3 - c3 + f3
-                acc[r + 3, q + 2] += b3 + c3 - a3
-                acc[r + 3, q + 3] -= f3
-        for i in range(h):              # crop: input pixel (i, j) is grid point (i + pt, j + pl), always inside
-            for j in range(w):
-                gx[n, c, i, j] = acc[i + pt, j + pl]
+def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+    """gx[n, c] = the sum over tiles of B dV[., c, t] B^T at the tile's block, cropped to the input (the
+    padding's share is dropped); item = n*C + c, which alone writes plane (n, c)."""
+    zero = _zero_of(gx)
+    n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
+    n, c = item // n_ch, item % n_ch
+    n_t = d[D_N] * th * tw
+    step = n_ch * n_t
+    plane = item * h * w
+    for i in range(h * w):
+        gx[plane + i] = zero
+    for a in range(th):
+        r0 = 2 * a - pt
+        for b in range(tw):
+            q0 = 2 * b - pl
+            p = c * n_t + (n * th + a) * tw + b
+            for k in range(4):                    # column k of B dV: rows of B (p0 = e0, p1 = e1 - e2 + e3, ...)
+                e0, e1, e2, e3 = dv[p + k * step], dv[p + (4 + k) * step], dv[p + (8 + k) * step], \
+                    dv[p + (12 + k) * step]
+                if k == 0:
+                    a0, a1, a2, a3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
+                elif k == 1:
+                    b0, b1, b2, b3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
+                elif k == 2:
+                    c0, c1, c2, c3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
+                else:
+                    f0, f1, f2, f3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
+            for i in range(4):                    # row i of (B dV) B^T: a, b - c + f, b + c - a, -f
+                r = r0 + i
+                if r < 0 or r >= h:
+                    continue
+                if i == 0:
+                    s0, s1, s2, s3 = a0, b0 - c0 + f0, b0 + c0 - a0, -f0
+                elif i == 1:
+                    s0, s1, s2, s3 = a1, b1 - c1 + f1, b1 + c1 - a1, -f1
+                elif i == 2:
+                    s0, s1, s2, s3 = a2, b2 - c2 + f2, b2 + c2 - a2, -f2
+                else:
+                    s0, s1, s2, s3 = a3, b3 - c3 + f3, b3 + c3 - a3, -f3
+                row = plane + r * w
+                if 0 <= q0 < w:
+                    gx[row + q0] += s0
+                if 0 <= q0 + 1 < w:
+                    gx[row + q0 + 1] += s1
+                if 0 <= q0 + 2 < w:
+                    gx[row + q0 + 2] += s2
+                if 0 <= q0 + 3 < w:
+                    gx[row + q0 + 3] += s3
 
 
-@njit(parallel=True, cache=True)
-def _kernel_transform(w, u):
-    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k]: G's rows are g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2."""
-    n_out, n_in = w.shape[0], w.shape[1]
-    half = w.dtype.type(0.5)
-    for o in prange(n_out):
-        gw = np.empty((4, 3), dtype=w.dtype)
-        for c in range(n_in):
-            for j in range(3):                                       # G w: rows of the 4 x 3 product
-                w0, w1, w2 = w[o, c, 0, j], w[o, c, 1, j], w[o, c, 2, j]
-                gw[0, j], gw[1, j], gw[2, j], gw[3, j] = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-            for r in range(4):                                       # (G w) G^T
-                e0, e1, e2 = gw[r, 0], gw[r, 1], gw[r, 2]
-                u[4 * r, o, c] = e0
-                u[4 * r + 1, o, c] = (e0 + e1 + e2) * half
-                u[4 * r + 2, o, c] = (e0 - e1 + e2) * half
-                u[4 * r + 3, o, c] = e2
+def _kernel_item(w, u, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item. G's rows: g0, (g0 + g1 + g2)/2,
+    (g0 - g1 + g2)/2, g2 (applied to the kernel's rows, then to the columns of G w)."""
+    half = _zero_of(w) + 0.5
+    n_out, n_in = d[D_COUT], d[D_C]
+    o = item
+    step = n_out * n_in
+    for c in range(n_in):
+        p = (o * n_in + c) * 9
+        for j in range(3):                        # G w, column j
+            w0, w1, w2 = w[p + j], w[p + 3 + j], w[p + 6 + j]
+            if j == 0:
+                x0, x1, x2, x3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
+            elif j == 1:
+                y0, y1, y2, y3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
+            else:
+                z0, z1, z2, z3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
+        q = o * n_in + c                          # u[0, o, c]
+        for r in range(4):                        # (G w) G^T, row r from the columns (x, y, z)
+            if r == 0:
+                e0, e1, e2 = x0, y0, z0
+            elif r == 1:
+                e0, e1, e2 = x1, y1, z1
+            elif r == 2:
+                e0, e1, e2 = x2, y2, z2
+            else:
+                e0, e1, e2 = x3, y3, z3
+            base = q + 4 * r * step
+            u[base] = e0
+            u[base + step] = (e0 + e1 + e2) * half
+            u[base + 2 * step] = (e0 - e1 + e2) * half
+            u[base + 3 * step] = e2
 
 
-@njit(parallel=True, cache=True)
-def _kernel_grad(du, gw):
-    """gw[o, c] = G^T dU[., o, c] G (4 x 4 -> 3 x 3).
-    G^T's rows: (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
-    n_out, n_in = gw.shape[0], gw.shape[1]
-    half = du.dtype.type(0.5)
-    for o in prange(n_out):
-        p = np.empty((3, 4), dtype=du.dtype)
-        for c in range(n_in):
-            for k in range(4):                                       # G^T dU, column k
-                e0, e1, e2, e3 = du[k, o, c], du[4 + k, o, c], du[8 + k, o, c], du[12 + k, o, c]
-                p[0, k] = e0 + (e1 + e2) * half
-                p[1, k] = (e1 - e2) * half
-                p[2, k] = (e1 + e2) * half + e3
-            for i in range(3):                                       # (G^T dU) G
-                e0, e1, e2, e3 = p[i, 0], p[i, 1], p[i, 2], p[i, 3]
-                gw[o, c, i, 0] = e0 + (e1 + e2) * half
-                gw[o, c, i, 1] = (e1 - e2) * half
-                gw[o, c, i, 2] = (e1 + e2) * half + e3
+def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+    """gw[o, c] = G^T dU[., o, c] G for output channel o = item. G^T's rows: (1, 1/2, 1/2, 0),
+    (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
+    half = _zero_of(du) + 0.5
+    n_out, n_in = d[D_COUT], d[D_C]
+    o = item
+    step = n_out * n_in
+    for c in range(n_in):
+        q = o * n_in + c
+        for k in range(4):                        # G^T dU, column k
+            e0, e1, e2, e3 = du[q + k * step], du[q + (4 + k) * step], du[q + (8 + k) * step], \
+                du[q + (12 + k) * step]
+            p0, p1, p2 = e0 + (e1 + e2) * half, (e1 - e2) * half, (e1 + e2) * half + e3
+            if k == 0:
+                x0, x1, x2 = p0, p1, p2
+            elif k == 1:
+                y0, y1, y2 = p0, p1, p2
+            elif k == 2:
+                z0, z1, z2 = p0, p1, p2
+            else:
+                t0, t1, t2 = p0, p1, p2
+        p = q * 9
+        for i in range(3):                        # (G^T dU) G, row i from the columns (x, y, z, t)
+            if i == 0:
+                e0, e1, e2, e3 = x0, y0, z0, t0
+            elif i == 1:
+                e0, e1, e2, e3 = x1, y1, z1, t1
+            else:
+                e0, e1, e2, e3 = x2, y2, z2, t2
+            gw[p + 3 * i] = e0 + (e1 + e2) * half
+            gw[p + 3 * i + 1] = (e1 - e2) * half
+            gw[p + 3 * i + 2] = (e1 + e2) * half + e3
+
+
+_KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
+
+
+def _kernel(item, attr):
+    # compiled here even on a cold start: each takes a fraction of a second (numba_launch.py)
+    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}", background=False)
+
+
+_INPUT = _kernel(_input_item, "_INPUT")
+_OUTPUT = _kernel(_output_item, "_OUTPUT")
+_GRAD_OUTPUT = _kernel(_grad_output_item, "_GRAD_OUTPUT")
+_INPUT_GRAD = _kernel(_input_grad_item, "_INPUT_GRAD")
+_KERNEL = _kernel(_kernel_item, "_KERNEL")
+_KERNEL_GRAD = _kernel(_kernel_grad_item, "_KERNEL_GRAD")
