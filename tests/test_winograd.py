@@ -174,3 +174,20 @@ def test_the_transformed_input_goes_back_to_the_pool_after_backward():
     assert cols_pool.pooled_bytes() >= v_bytes          # V (and the temporaries) were handed back ...
     assert cols_pool.pooled_bytes() <= 4 * v_bytes      # ... and reused, not piled up step after step
     cols_pool.clear_cols_pool()
+
+
+def test_inference_hands_the_transformed_input_back_at_once_and_gives_the_same_output():
+    from tinycnn.accel import cols_pool
+    x = tinycnn.tensor(RNG.standard_normal((8, 64, 28, 28)).astype(np.float32))
+    w = tinycnn.tensor(RNG.standard_normal((64, 64, 3, 3)).astype(np.float32), requires_grad=True)
+    with tinycnn.config(kernels="numba"):
+        trained = F.conv2d(x, w, padding=1).numpy()
+        cols_pool.clear_cols_pool()
+        with tinycnn.no_grad():
+            inferred = F.conv2d(x, w, padding=1).numpy()
+            pooled = cols_pool.pooled_bytes()
+            again = F.conv2d(x, w, padding=1).numpy()
+    assert pooled >= 16 * 64 * 8 * 14 * 14 * 4                      # V was handed back without a backward
+    assert cols_pool.pooled_bytes() == pooled                         # ... and the second call reused it
+    assert np.array_equal(inferred, trained) and np.array_equal(again, trained)
+    cols_pool.clear_cols_pool()

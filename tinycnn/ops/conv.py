@@ -71,6 +71,8 @@ class Conv2dFunction(Function):
         if self.winograd:                    # keeps the transformed input V instead of cols
             y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
             self.x_shape, self.w_shape = x.shape, w.shape
+            if not self.needs_input_grad:    # no graph (inference): V goes back to the pool at once
+                kern.winograd_release(self.__dict__.pop("v"))
             return y
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
@@ -89,6 +91,8 @@ class Conv2dFunction(Function):
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
         self.cols, self.w, self.x_shape = cols, w, x.shape
+        if not self.needs_input_grad and "cols_pool" in kern.PROVIDES:   # inference: reuse cols at once
+            kern.release_cols(self.__dict__.pop("cols"))
         return out
 
     def backward(self, gy):
