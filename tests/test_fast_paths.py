@@ -235,13 +235,27 @@ def test_max_pool_return_indices_stays_int64():
 
 
 # ---- thread-managed matmul --------------------------------------------------------------------------------
-@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((2, 4, 6), (2, 6, 3)), ((300, 400), (400, 500))])
-def test_blas_matmul_equals_operator_and_restores_threads(shapes):
+BIG_BATCHES = [((16, 64, 64), (16, 64, 700)), ((5, 80, 90), (90, 600)), ((80, 90), (7, 90, 600)),
+               ((16, 64, 64), (16, 700, 64))]     # the last one's b is a transposed view, as in the Winograd backward
+
+
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((2, 4, 6), (2, 6, 3)), ((300, 400), (400, 500)),
+                                    *BIG_BATCHES])
+@pytest.mark.parametrize("into", [False, True])
+def test_blas_matmul_equals_operator_and_restores_threads(shapes, into):
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    if shapes in BIG_BATCHES[3:]:
+        b = b.transpose(0, 2, 1)
     ctl = blas._controller()
     before = ctl.num_threads if ctl is not None else None
-    np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
+    expected = a @ b
+    out = np.full(expected.shape, np.nan) if into else None
+    got = blas.matmul(a, b, out=out)
+    # to rounding only: one BLAS thread may block a product differently from two
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    if into:
+        assert got is out
     if ctl is not None:
         assert ctl.num_threads == before
 
