@@ -322,71 +322,59 @@ def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
 
 
 def _kernel_item(w, u, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item. G's rows: g0, (g0 + g1 + g2)/2,
-    (g0 - g1 + g2)/2, g2 (applied to the kernel's rows, then to the columns of G w)."""
-    half = _zero_of(w) + 0.5
+    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item, every c in one loop per entry
+    (unit-stride stores). G's rows: g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2 (applied to the kernel's
+    rows, giving gw[r, j], then to the columns of G w)."""
+    zero = _zero_of(w)
+    half = zero + 0.5
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    for c in range(n_in):
-        p = (o * n_in + c) * 9
-        for j in range(3):                        # G w, column j
-            w0, w1, w2 = w[p + j], w[p + 3 + j], w[p + 6 + j]
-            if j == 0:
-                x0, x1, x2, x3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-            elif j == 1:
-                y0, y1, y2, y3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-            else:
-                z0, z1, z2, z3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-        q = o * n_in + c                          # u[0, o, c]
-        for r in range(4):                        # (G w) G^T, row r from the columns (x, y, z)
-            if r == 0:
-                e0, e1, e2 = x0, y0, z0
-            elif r == 1:
-                e0, e1, e2 = x1, y1, z1
-            elif r == 2:
-                e0, e1, e2 = x2, y2, z2
-            else:
-                e0, e1, e2 = x3, y3, z3
-            base = q + 4 * r * step
-            u[base] = e0
-            u[base + step] = (e0 + e1 + e2) * half
-            u[base + 2 * step] = (e0 - e1 + e2) * half
-            u[base + 3 * step] = e2
+    gw = np.full((4, 3, n_in), zero)                      # (G w)[r, j] for every c
+    for j in range(3):
+        for c in range(n_in):
+            p = (o * n_in + c) * 9 + j
+            w0, w1, w2 = w[p], w[p + 3], w[p + 6]
+            gw[0, j, c] = w0
+            gw[1, j, c] = (w0 + w1 + w2) * half
+            gw[2, j, c] = (w0 - w1 + w2) * half
+            gw[3, j, c] = w2
+    for r in range(4):                                    # (G w) G^T, row r
+        q = o * n_in + 4 * r * step
+        for c in range(n_in):
+            u[q + c] = gw[r, 0, c]
+        for c in range(n_in):
+            u[q + step + c] = (gw[r, 0, c] + gw[r, 1, c] + gw[r, 2, c]) * half
+        for c in range(n_in):
+            u[q + 2 * step + c] = (gw[r, 0, c] - gw[r, 1, c] + gw[r, 2, c]) * half
+        for c in range(n_in):
+            u[q + 3 * step + c] = gw[r, 2, c]
 
 
 def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """gw[o, c] = G^T dU[., o, c] G for output channel o = item. G^T's rows: (1, 1/2, 1/2, 0),
-    (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
-    half = _zero_of(du) + 0.5
+    """gw[o, c] = G^T dU[., o, c] G for output channel o = item, every c in one loop per entry. G^T's rows:
+    (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
+    zero = _zero_of(du)
+    half = zero + 0.5
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    for c in range(n_in):
-        q = o * n_in + c
-        for k in range(4):                        # G^T dU, column k
-            e0, e1, e2, e3 = du[q + k * step], du[q + (4 + k) * step], du[q + (8 + k) * step], \
-                du[q + (12 + k) * step]
-            p0, p1, p2 = e0 + (e1 + e2) * half, (e1 - e2) * half, (e1 + e2) * half + e3
-            if k == 0:
-                x0, x1, x2 = p0, p1, p2
-            elif k == 1:
-                y0, y1, y2 = p0, p1, p2
-            elif k == 2:
-                z0, z1, z2 = p0, p1, p2
-            else:
-                t0, t1, t2 = p0, p1, p2
-        p = q * 9
-        for i in range(3):                        # (G^T dU) G, row i from the columns (x, y, z, t)
-            if i == 0:
-                e0, e1, e2, e3 = x0, y0, z0, t0
-            elif i == 1:
-                e0, e1, e2, e3 = x1, y1, z1, t1
-            else:
-                e0, e1, e2, e3 = x2, y2, z2, t2
-            gw[p + 3 * i] = e0 + (e1 + e2) * half
-            gw[p + 3 * i + 1] = (e1 - e2) * half
-            gw[p + 3 * i + 2] = (e1 + e2) * half + e3
+    p = np.full((3, 4, n_in), zero)                       # (G^T dU)[i, k] for every c
+    for k in range(4):
+        q0, q1, q2, q3 = o * n_in + k * step, o * n_in + (4 + k) * step, o * n_in + (8 + k) * step, \
+            o * n_in + (12 + k) * step
+        for c in range(n_in):
+            e0, e1, e2, e3 = du[q0 + c], du[q1 + c], du[q2 + c], du[q3 + c]
+            p[0, k, c] = e0 + (e1 + e2) * half
+            p[1, k, c] = (e1 - e2) * half
+            p[2, k, c] = (e1 + e2) * half + e3
+    for i in range(3):                                    # (G^T dU) G, row i
+        for c in range(n_in):
+            base = (o * n_in + c) * 9 + 3 * i
+            e0, e1, e2, e3 = p[i, 0, c], p[i, 1, c], p[i, 2, c], p[i, 3, c]
+            gw[base] = e0 + (e1 + e2) * half
+            gw[base + 1] = (e1 - e2) * half
+            gw[base + 2] = (e1 + e2) * half + e3
 
 
 _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
