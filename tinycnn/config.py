@@ -14,7 +14,8 @@ not which numbers come out (up to float rounding; bit for bit for ``fusion``):
   variable ``TINYCNN_KERNELS``, read once when tinycnn is imported; "auto" when it is unset.
 * ``conv_backward``: conv2d's input gradient as "col2im" (transposed product, then col2im: faster) or
   "rot180" (the full correlation with the rotated kernel: the textbook form).
-* ``conv_direct``: allow the im2col-free direct convolution of the Numba kernels for small stride-1 layers.
+* ``conv_direct``: allow the im2col-free convolutions of the Numba kernels: the direct one for small
+  stride-1 layers and the depthwise one (groups = in_channels, MobileNet's).
 * ``fusion``: let a fused layer (``tinycnn.accel.fuse``) run its fused kernel; False runs its ops one by one.
 
 CuPy arrays always take the NumPy kernels (they run on the GPU unchanged).

@@ -47,6 +47,12 @@ class Conv2dFunction(Function):
     traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
     it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
 
+    Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
+    kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
+    channel c = o // m per output channel o, each output plane summed straight from its input plane, where
+    im2col would copy the input kh*kw times for C tiny GEMMs (``accel/numba_depthwise.py`` derives the index
+    mapping). Tests check it against this im2col path in float64; ``conv_direct=False`` turns it off too.
+
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
     measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
@@ -59,6 +65,11 @@ class Conv2dFunction(Function):
         if self.direct:                      # no cols: backward recomputes the shifted rows from x
             self.x, self.w, self.x_shape = x, w, x.shape
             return kern.conv2d_direct_forward(x, w, b, padding)
+        self.depthwise = (get_config().conv_direct and "depthwise_conv" in kern.PROVIDES
+                          and kern.depthwise_conv_applies(x.shape, w.shape, groups))
+        if self.depthwise:                   # no cols either: backward reads x again
+            self.x, self.w, self.x_shape = x, w, x.shape
+            return kern.depthwise_conv2d_forward(x, w, b, stride, padding, dilation)
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
@@ -84,6 +95,9 @@ class Conv2dFunction(Function):
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.direct:
             return self._direct_backward(gy, padding, need_x, need_w, need_b)
+        if self.depthwise:
+            return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
+                                                             need_x=need_x, need_w=need_w, need_b=need_b)
         w, cols = self.w, self.cols
         cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
