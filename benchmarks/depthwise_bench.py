@@ -5,12 +5,15 @@ Each library runs in its own process, in alternation. Per process each op is tim
 the fastest kept (on a shared machine the slower repeats measure the other jobs); the table gives the median
 of those over the rounds:
 
-    python benchmarks/depthwise_bench.py [--rounds 3] [--repeat 10]
+    python benchmarks/depthwise_bench.py [--rounds 3] [--repeat 10] [--threads 1]
+
+``--threads 1`` runs every library on one thread (steadier numbers on a busy machine).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -59,6 +62,8 @@ def run_tinycnn(mode, repeat):
 def run_torch(repeat):
     import torch
 
+    if os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
     out = {}
     for name, n, c, h, w, s in LAYERS:
         rng = np.random.default_rng(0)
@@ -83,6 +88,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--threads", type=int, help="threads per library (default: all cores)")
     parser.add_argument("--worker", choices=("tinycnn", "im2col", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -90,11 +96,15 @@ def main():
         print(json.dumps(result))
         return
     libs = ("tinycnn", "im2col", "torch")
+    env = dict(os.environ)
+    if args.threads:
+        env.update(NUMBA_NUM_THREADS=str(args.threads), OMP_NUM_THREADS=str(args.threads),
+                   OPENBLAS_NUM_THREADS=str(args.threads))
     results = {lib: {name: ([], []) for name, *_ in LAYERS} for lib in libs}
     for _ in range(args.rounds):
         for lib in libs:
             proc = subprocess.run([sys.executable, __file__, "--worker", lib, "--repeat", str(args.repeat)],
-                                  capture_output=True, text=True, check=True)
+                                  capture_output=True, text=True, check=True, env=env)
             for name, (fwd, bwd) in json.loads(proc.stdout.splitlines()[-1]).items():
                 results[lib][name][0].append(fwd)
                 results[lib][name][1].append(bwd)
