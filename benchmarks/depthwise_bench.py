@@ -26,14 +26,19 @@ LAYERS = [("dw 32@48 s1", 16, 32, 48, 48, 1), ("dw 96@48 s2", 16, 96, 48, 48, 2)
           ("dw 144@24 s1", 16, 144, 24, 24, 1), ("dw 576@6 s2", 16, 576, 6, 6, 2)]
 
 
-def _best_ms(fn, repeat):
-    fn()                                        # warm-up (compilation, allocation)
-    times = []
-    for _ in range(repeat):
+def _best_ms(forward, backward, clear, repeat):
+    """(forward ms, backward ms), the fastest of ``repeat`` steps each, after one warm-up step (compilation);
+    the gradients are cleared before each step, so backward pays no accumulation."""
+    fwd, bwd = [], []
+    for _ in range(repeat + 1):
+        clear()
         start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
+        y = forward()
+        middle = time.perf_counter()
+        backward(y)
+        fwd.append(middle - start)
+        bwd.append(time.perf_counter() - middle)
+    return 1e3 * min(fwd[1:]), 1e3 * min(bwd[1:])
 
 
 def run_tinycnn(mode, repeat):
@@ -47,15 +52,14 @@ def run_tinycnn(mode, repeat):
             rng = np.random.default_rng(0)
             x = Tensor(rng.standard_normal((n, c, h, w), dtype=np.float32), requires_grad=True)
             wt = Tensor(rng.standard_normal((c, 1, 3, 3), dtype=np.float32), requires_grad=True)
-            y = F.conv2d(x, wt, stride=s, padding=1, groups=c)
-            g = Tensor(rng.standard_normal(y.shape, dtype=np.float32))
+            g = Tensor(rng.standard_normal(F.conv2d(x, wt, stride=s, padding=1, groups=c).shape,
+                                           dtype=np.float32))
 
-            def backward():
-                yy = F.conv2d(x, wt, stride=s, padding=1, groups=c)
-                yy.backward(g)
+            def clear():
+                x.grad = wt.grad = None
 
-            fwd = _best_ms(lambda: F.conv2d(x, wt, stride=s, padding=1, groups=c), repeat)
-            out[name] = (fwd, _best_ms(backward, repeat) - fwd)
+            out[name] = _best_ms(lambda: F.conv2d(x, wt, stride=s, padding=1, groups=c),
+                                 lambda y: y.backward(g), clear, repeat)
     return out
 
 
@@ -72,15 +76,11 @@ def run_torch(repeat):
         g = torch.tensor(rng.standard_normal(tuple(
             torch.nn.functional.conv2d(x, wt, stride=s, padding=1, groups=c).shape), dtype=np.float32))
 
-        def forward():
-            with torch.no_grad():
-                torch.nn.functional.conv2d(x, wt, stride=s, padding=1, groups=c)
+        def clear():
+            x.grad = wt.grad = None
 
-        def backward():
-            torch.nn.functional.conv2d(x, wt, stride=s, padding=1, groups=c).backward(g)
-
-        fwd = _best_ms(forward, repeat)
-        out[name] = (fwd, _best_ms(backward, repeat) - fwd)
+        out[name] = _best_ms(lambda: torch.nn.functional.conv2d(x, wt, stride=s, padding=1, groups=c),
+                             lambda y: y.backward(g), clear, repeat)
     return out
 
 
