@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
 from ..config import get_config
 from ..errors import ShapeError
 from ..kernels import get_kernels
+from ..kernels.numpy_kernels import conv_out_size
 from ..accel.blas import matmul
-from ._sizes import _pair, conv_output_size, conv_padding, shape_str
+from ._args import array_of
+from ._sizes import _pair, conv_padding, shape_str
 
 class Conv2dFunction(Function):
     r"""y = conv2d(x, w, b): cross-correlation, as in every deep-learning library.
@@ -47,6 +49,15 @@ class Conv2dFunction(Function):
     traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
     it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
 
+    Winograd path (Numba kernels, 3x3, stride 1, one group, 16 or more channels: ResNet's and VGG's layers):
+    the same sums regrouped by Winograd's F(2x2, 3x3) identity, 4 multiply-adds per output and channel pair
+    instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
+    float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
+
+    1x1 path (Numba set, 1x1 kernel, no padding, one group: MobileNet's pointwise layers, ResNet's shortcuts):
+    cols would be x with two axes swapped, so each image is one product W2 @ x[n] instead, no copies
+    (``accel/pointwise.py``). Tests check it against this path in float64; ``conv_direct=False`` turns it off.
+
     Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
     kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
     channel c = o // m per output channel o, each output plane summed straight from its input plane, where
@@ -60,21 +71,27 @@ class Conv2dFunction(Function):
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kern = get_kernels(x)
         self.params = (stride, padding, dilation, groups)
-        self.direct = (get_config().conv_direct and "direct_conv" in kern.PROVIDES
-                       and kern.direct_conv_applies(x.shape, w.shape, stride, dilation, groups))
-        if self.direct:                      # no cols: backward recomputes the shifted rows from x
-            self.x, self.w, self.x_shape = x, w, x.shape
+        self.path = fast_conv_path(kern, x.shape, w.shape, stride, padding, dilation, groups)
+        self.w, self.x_shape = w, x.shape
+        if self.path == "direct":            # no cols: backward recomputes the shifted rows from x
+            self.x = x
             return kern.conv2d_direct_forward(x, w, b, padding)
-        self.depthwise = (get_config().conv_direct and "depthwise_conv" in kern.PROVIDES
-                          and kern.depthwise_conv_applies(x.shape, w.shape, groups))
-        if self.depthwise:                   # no cols either: backward reads x again
-            self.x, self.w, self.x_shape = x, w, x.shape
+        if self.path == "winograd":          # keeps the transformed input V instead of cols
+            y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
+            if not self.needs_input_grad:    # no graph (inference): V goes back to the pool at once
+                kern.winograd_release(self.__dict__.pop("v"))
+            return y
+        if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
+            y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
+            return y
+        if self.path == "depthwise":         # no cols either: backward reads x again
+            self.x = x
             return kern.depthwise_conv2d_forward(x, w, b, stride, padding, dilation)
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
-        oh = conv_output_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
-        ow = conv_output_size(wd, kw, stride[1], padding[2] + padding[3], dilation[1])
+        oh = conv_out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
+        ow = conv_out_size(wd, kw, stride[1], padding[2] + padding[3], dilation[1])
         if groups == 1:
             y = matmul(w.reshape(cout, -1), cols)                             # one GEMM: (Cout, N*L)
         else:
@@ -86,16 +103,25 @@ class Conv2dFunction(Function):
             out[...] = y                                                       # the transpose copy
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
-        self.cols, self.w, self.x_shape = cols, w, x.shape
+        self.cols = cols
+        if not self.needs_input_grad and "cols_pool" in kern.PROVIDES:   # inference: reuse cols at once
+            kern.release_cols(self.__dict__.pop("cols"))
         return out
 
     def backward(self, gy):
         stride, padding, dilation, groups = self.params
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        if self.direct:
+        if self.path == "direct":
             return self._direct_backward(gy, padding, need_x, need_w, need_b)
-        if self.depthwise:
+        if self.path == "pointwise":
+            return get_kernels(gy).pointwise_conv2d_backward(gy, self.xs, self.w, self.x_shape, stride,
+                                                             need_x=need_x, need_w=need_w, need_b=need_b)
+        if self.path == "winograd":
+            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w.shape, padding,
+                                                       need_x=need_x, need_w=need_w)
+            return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
+        if self.path == "depthwise":
             return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
                                                              need_x=need_x, need_w=need_w, need_b=need_b)
         w, cols = self.w, self.cols
@@ -116,17 +142,40 @@ class Conv2dFunction(Function):
         return gx, gw, gb
 
     def release(self):
-        cols = self.__dict__.get("cols")
-        kern = get_kernels(cols) if cols is not None else None
+        cols, v = self.__dict__.get("cols"), self.__dict__.get("v")
         super().release()
-        if kern is not None and "cols_pool" in kern.PROVIDES:   # reuse the big buffer (accel/cols_pool.py)
-            kern.release_cols(cols)
+        if cols is not None:                 # reuse the big buffer (accel/cols_pool.py)
+            kern = get_kernels(cols)
+            if "cols_pool" in kern.PROVIDES:
+                kern.release_cols(cols)
+        if v is not None:
+            get_kernels(v).winograd_release(v)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
         # one pass over the batch gives all three (gb is a by-product of gw)
         gx, gw, gb = get_kernels(gy).conv2d_direct_backward(gy, self.x, self.w, self.x_shape, padding,
                                                             need_x=need_x, need_w=need_w or need_b)
         return gx, (gw if need_w else None), (gb if need_b else None)
+
+
+def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
+    """Which im2col-free path of the kernel set ``kern`` computes this layer under the current
+    ``tinycnn.config``: "direct", "winograd", "pointwise", "depthwise", or None for im2col (see
+    Conv2dFunction)."""
+    settings = get_config()
+    if settings.conv_direct and "direct_conv" in kern.PROVIDES \
+            and kern.direct_conv_applies(x_shape, w_shape, stride, dilation, groups):
+        return "direct"
+    if settings.conv_winograd and "winograd" in kern.PROVIDES \
+            and kern.winograd_applies(x_shape, w_shape, stride, padding, dilation, groups):
+        return "winograd"
+    if settings.conv_direct and "pointwise_conv" in kern.PROVIDES \
+            and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups):
+        return "pointwise"
+    if settings.conv_direct and "depthwise_conv" in kern.PROVIDES \
+            and kern.depthwise_conv_applies(x_shape, w_shape, groups):
+        return "depthwise"
+    return None
 
 
 def conv_input_grad_rot180(gy, w, x_shape, stride, padding, dilation, groups):
@@ -185,9 +234,6 @@ def check_conv_args(x_shape, w_shape, groups, padding4, dilation, layer: str, bi
                          f"got input of shape {shape_str(x_shape)}")
 
 
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
-
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _layer="conv2d"):
     """PyTorch's ``F.conv2d``: input (N, Cin, H, W), weight (Cout, Cin/groups, kh, kw), bias (Cout,).
@@ -196,16 +242,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     stride = _pair(stride, "stride", _layer)
     dilation = _pair(dilation, "dilation", _layer)
-    w_shape = _arr(weight).shape
+    w_shape = array_of(weight).shape
     if len(w_shape) != 4:
         raise ValueError(f"{_layer}: weight must be 4-D (Cout, Cin/groups, kh, kw), got {shape_str(w_shape)}")
     pad4 = conv_padding(padding, w_shape[2:], stride, dilation, _layer)
-    x = _arr(input)
+    x = array_of(input)
     check_conv_args(x.shape, w_shape, groups, pad4, dilation, _layer,
-                    None if bias is None else _arr(bias).shape)
+                    None if bias is None else array_of(bias).shape)
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and _arr(t).dtype != x.dtype:
-            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {_arr(t).dtype}; "
+        if t is not None and array_of(t).dtype != x.dtype:
+            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {array_of(t).dtype}; "
                             f"convert one of them (e.g. model.double() or x.float())")
     return Conv2dFunction.apply(input, weight, bias, stride=stride, padding=pad4, dilation=dilation,
                                 groups=int(groups))
@@ -255,7 +301,7 @@ def _unfold_params(kernel_size, dilation, padding, stride, name):
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """PyTorch's ``F.unfold``: (N, C, H, W) -> (N, C*kh*kw, L), L = OH*OW (im2col, made visible)."""
     k, s, p, d = _unfold_params(kernel_size, dilation, padding, stride, "unfold")
-    x = _arr(input)
+    x = array_of(input)
     if x.ndim != 4:
         raise ValueError(f"unfold expects a 4-D input (N, C, H, W), got input of shape {shape_str(x.shape)}")
     check_conv_args(x.shape, (1, x.shape[1], *k), 1, p, d, "unfold")
@@ -266,14 +312,14 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """PyTorch's ``F.fold``: (N, C*kh*kw, L) -> (N, C, *output_size), overlapping entries summed."""
     k, s, p, d = _unfold_params(kernel_size, dilation, padding, stride, "fold")
     out_hw = _pair(output_size, "output_size", "fold")
-    cols = _arr(input)
+    cols = array_of(input)
     if cols.ndim != 3:
         raise ValueError(f"fold expects a 3-D input (N, C*kh*kw, L), got input of shape {shape_str(cols.shape)}")
     if cols.shape[1] % (k[0] * k[1]) or cols.shape[1] == 0:
         raise ValueError(f"fold: input.shape[1] = {cols.shape[1]} must be a positive multiple of kh*kw = "
                          f"{k[0] * k[1]}")
-    oh = conv_output_size(out_hw[0], k[0], s[0], 2 * p[0], d[0])
-    ow = conv_output_size(out_hw[1], k[1], s[1], 2 * p[2], d[1])
+    oh = conv_out_size(out_hw[0], k[0], s[0], 2 * p[0], d[0])
+    ow = conv_out_size(out_hw[1], k[1], s[1], 2 * p[2], d[1])
     if oh < 1 or ow < 1 or cols.shape[2] != oh * ow:
         raise ValueError(f"fold: output_size {out_hw} with this kernel/stride/padding/dilation gives "
                          f"{oh}x{ow} = {oh * ow} blocks, got input of shape {shape_str(cols.shape)}")
