@@ -179,3 +179,21 @@ def test_mobilenet_block_matches_the_im2col_path(calls):
         ref = step()
     for a, r in zip(ours, ref):
         np.testing.assert_allclose(a, r, rtol=1e-10, atol=1e-10)
+
+
+def test_same_numbers_whatever_the_thread_count(calls):
+    """Every sum has one owner and a fixed order, so one thread and all threads agree bit for bit."""
+    numba = pytest.importorskip("numba")
+    rng = np.random.default_rng(8)
+    x, w, b = make(rng, 3, 5, (9, 9), 2, (3, 3), True, dtype=np.float32)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = run_conv(x, w, b, stride=2, padding=1)
+    finally:
+        numba.set_num_threads(before)
+    many = run_conv(x, w, b, stride=2, padding=1)
+    assert calls["depthwise_conv2d_backward"] == 2
+    np.testing.assert_array_equal(one[0], many[0])
+    for g1, g2 in zip(one[1], many[1]):
+        np.testing.assert_array_equal(g1, g2)
