@@ -9,8 +9,8 @@ the compilation. This module imports numba at import time; ``tinycnn.kernels`` i
 installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
-(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``, a
-one-pass ReLU, the buffer pool ``cols_pool.py``).
+(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``, the
+depthwise one of ``numba_depthwise.py``, a one-pass ReLU, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from numba import njit, prange
 from ..kernels.interface import CAPABILITIES
 from ..kernels.numpy_kernels import avg_pool_divisor, conv_out_size
 from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "cols_pool" capability)
+from .numba_depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward,  # noqa: F401
+                              depthwise_conv_applies)
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)

@@ -12,6 +12,8 @@ it, not in the middle of a backward pass.
                         avg_pool2d_backward
     "direct_conv"       direct_conv_applies, conv2d_direct_forward, conv2d_direct_backward: the im2col-free
                         convolution for the layers ``direct_conv_applies`` accepts
+    "depthwise_conv"    depthwise_conv_applies, depthwise_conv2d_forward, depthwise_conv2d_backward: the
+                        im2col-free convolution of depthwise layers (groups = C_in, MobileNet's)
     "fused_conv_relu_maxpool"  conv2d_direct_relu_maxpool (and the direct backward with ``pooled=``)
     "relu"              relu_forward, relu_backward, RELU_MIN_SIZE: one-pass ReLU for large arrays
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
@@ -28,6 +30,7 @@ REQUIRED = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward", "av
             "avg_pool2d_backward")
 CAPABILITIES = {
     "direct_conv": ("direct_conv_applies", "conv2d_direct_forward", "conv2d_direct_backward"),
+    "depthwise_conv": ("depthwise_conv_applies", "depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "fused_conv_relu_maxpool": ("conv2d_direct_relu_maxpool", "conv2d_direct_backward"),
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
     "cols_pool": ("release_cols",),

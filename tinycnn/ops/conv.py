@@ -58,6 +58,12 @@ class Conv2dFunction(Function):
     cols would be x with two axes swapped, so each image is one product W2 @ x[n] instead, no copies
     (``accel/pointwise.py``). Tests check it against this path in float64; ``conv_direct=False`` turns it off.
 
+    Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
+    kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
+    channel c = o // m per output channel o, each output plane summed straight from its input plane, where
+    im2col would copy the input kh*kw times for C tiny GEMMs (``accel/numba_depthwise.py`` derives the index
+    mapping). Tests check it against this im2col path in float64; ``conv_direct=False`` turns it off too.
+
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
     measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
@@ -78,6 +84,9 @@ class Conv2dFunction(Function):
         if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
             y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
             return y
+        if self.path == "depthwise":         # no cols either: backward reads x again
+            self.x = x
+            return kern.depthwise_conv2d_forward(x, w, b, stride, padding, dilation)
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
@@ -112,6 +121,9 @@ class Conv2dFunction(Function):
             gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w.shape, padding,
                                                        need_x=need_x, need_w=need_w)
             return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
+        if self.path == "depthwise":
+            return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
+                                                             need_x=need_x, need_w=need_w, need_b=need_b)
         w, cols = self.w, self.cols
         cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
@@ -148,7 +160,8 @@ class Conv2dFunction(Function):
 
 def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
     """Which im2col-free path of the kernel set ``kern`` computes this layer under the current
-    ``tinycnn.config``: "direct", "winograd", "pointwise", or None for im2col (see Conv2dFunction)."""
+    ``tinycnn.config``: "direct", "winograd", "pointwise", "depthwise", or None for im2col (see
+    Conv2dFunction)."""
     settings = get_config()
     if settings.conv_direct and "direct_conv" in kern.PROVIDES \
             and kern.direct_conv_applies(x_shape, w_shape, stride, dilation, groups):
@@ -159,6 +172,9 @@ def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
     if settings.conv_direct and "pointwise_conv" in kern.PROVIDES \
             and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups):
         return "pointwise"
+    if settings.conv_direct and "depthwise_conv" in kern.PROVIDES \
+            and kern.depthwise_conv_applies(x_shape, w_shape, groups):
+        return "depthwise"
     return None
 
 
