@@ -125,7 +125,8 @@ def test_the_layers_it_takes_and_the_switch(monkeypatch):
     assert applies((8, 64, 56, 56), (64, 64, 3, 3), s1, p1, d1, 1)
     assert applies((8, 512, 2, 2), (512, 512, 3, 3), s1, p1, d1, 1)           # 2x2 outputs: one exact tile
     assert not applies((8, 512, 1, 1), (512, 512, 3, 3), s1, p1, d1, 1)       # 1 output in a 2x2 tile
-    assert not applies((8, 32, 28, 28), (64, 32, 3, 3), s1, p1, d1, 1)        # too few input channels
+    assert not applies((8, 8, 28, 28), (64, 8, 3, 3), s1, p1, d1, 1)          # too few input channels
+    assert not applies((8, 64, 28, 28), (8, 64, 3, 3), s1, p1, d1, 1)         # too few output channels
     assert not applies((8, 64, 28, 28), (64, 64, 3, 3), (2, 2), p1, d1, 1)    # strided
     assert not applies((8, 64, 28, 28), (64, 64, 3, 3), s1, p1, (2, 2), 1)    # dilated
     assert not applies((8, 64, 28, 28), (64, 32, 3, 3), s1, p1, d1, 2)        # grouped
