@@ -26,7 +26,6 @@ from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noq
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
 from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
-from .winograd import release as winograd_release  # noqa: F401  (the "winograd" capability)
 from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).

@@ -38,8 +38,11 @@ ceil(OW/2) tiles; a last half tile reads zeros past the padded input and its ext
 The transforms are Numba loops, one item per (image, channel) (per output channel for the kernel's), run
 by ``numba_launch.py``'s parallel driver as the direct convolution's kernels are, so that a fresh install
 compiles each in a fraction of a second (about 3 s for all six); the 16 products are NumPy batched matmuls.
-The (16, C, T) arrays come from and go back to the buffer pool (``cols_pool.py``: a fresh 50 MB array costs
-more in page faults than the transform that fills it); ``release`` hands back U and V once the backward ran.
+Memory: the transformed input V (4x the input) is not kept between forward and backward; the backward
+transforms x again (the graph holds x anyway), which costs one input transform, a few per cent of the layer's
+time, and spares a 4x-input array per layer for the whole pass. The (16, C, T) arrays come from and go back
+to the buffer pool (``cols_pool.py``: a fresh 50 MB array costs more in page faults than the transform that
+fills it).
 """
 from __future__ import annotations
 
@@ -92,42 +95,48 @@ def kernel_grad(du, w_shape):
 
 
 def winograd_forward(x, w, b, padding):
-    """y (N, Cout, OH, OW) and what the backward needs (U, V)."""
+    """y (N, Cout, OH, OW) and U, the transformed kernel, which the backward needs (with x)."""
     n, c, h, wd = x.shape
     oh, ow, th, tw = _tiles(x.shape, padding)
     u = kernel_transform(w)
-    v = _buffer((16, c, n * th * tw), x.dtype)
     dims = _dims(x.shape, w.shape, padding)
-    _run(_INPUT, n * c, x, v, dims=dims)
+    v = _input_transform(x, dims)
     m = matmul(u, v, out=_buffer((16, w.shape[0], v.shape[2]), x.dtype))     # (16, Cout, T)
+    release_cols(v)
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
     bias = np.zeros(w.shape[0], x.dtype) if b is None else b
     _run(_OUTPUT, n * w.shape[0], m, bias, y, dims=dims)
     release_cols(m)
-    return y, u, v
+    return y, u
 
 
-def winograd_backward(gy, u, v, x_shape, w_shape, padding, need_x=True, need_w=True):
+def winograd_backward(gy, u, x, w_shape, padding, need_x=True, need_w=True):
     """(gx, gw) of ``winograd_forward`` (None for the one not needed); gb is gy's sum, left to the caller."""
     n, cout, oh, ow = gy.shape
-    _, _, th, tw = _tiles(x_shape, padding)
+    _, _, th, tw = _tiles(x.shape, padding)
     dm = _buffer((16, cout, n * th * tw), gy.dtype)
-    dims = _dims(x_shape, w_shape, padding)
+    dims = _dims(x.shape, w_shape, padding)
     _run(_GRAD_OUTPUT, n * cout, gy, dm, dims=dims)
-    gw = kernel_grad(matmul(dm, v.transpose(0, 2, 1)), w_shape) if need_w else None
-    gx = None
+    gw = gx = None
+    if need_w:
+        v = _input_transform(x, dims)                                  # again: see the module docstring
+        gw = kernel_grad(matmul(dm, v.transpose(0, 2, 1)), w_shape)
+        release_cols(v)
     if need_x:
-        dv = matmul(u.transpose(0, 2, 1), dm, out=_buffer(v.shape, gy.dtype))      # (16, C, T)
-        gx = np.empty(x_shape, dtype=gy.dtype)
-        _run(_INPUT_GRAD, n * x_shape[1], dv, gx, dims=dims)
+        dv = matmul(u.transpose(0, 2, 1), dm, out=_buffer((16, x.shape[1], dm.shape[2]), gy.dtype))   # (16, C, T)
+        gx = np.empty(x.shape, dtype=gy.dtype)
+        _run(_INPUT_GRAD, n * x.shape[1], dv, gx, dims=dims)
         release_cols(dv)
     release_cols(dm)
     return gx, gw
 
 
-def release(v) -> None:
-    """Hand the forward's transformed input V back to the pool (call once nothing refers to it)."""
-    release_cols(v)
+def _input_transform(x, dims):
+    """V (16, C, T) of x, in a pooled buffer (hand it back with ``release_cols``)."""
+    n, c = x.shape[0], x.shape[1]
+    v = _buffer((16, c, n * int(dims[D_TH]) * int(dims[D_TW])), x.dtype)
+    _run(_INPUT, n * c, x, v, dims=dims)
+    return v
 
 
 def _dims(x_shape=(0, 0, 0, 0), w_shape=(0, 0, 3, 3), padding=(0, 0, 0, 0)):

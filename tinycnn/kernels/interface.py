@@ -19,7 +19,7 @@ it, not in the middle of a backward pass.
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
     "pointwise_conv"    pointwise_conv_applies, pointwise_conv2d_forward, pointwise_conv2d_backward: 1x1
                         convolutions as one product per image, without im2col
-    "winograd"          winograd_applies, winograd_forward, winograd_backward, winograd_release: the
+    "winograd"          winograd_applies, winograd_forward, winograd_backward: the
                         Winograd F(2x2, 3x3) convolution for the 3x3 stride-1 layers ``winograd_applies`` accepts
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ CAPABILITIES = {
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
     "cols_pool": ("release_cols",),
     "pointwise_conv": ("pointwise_conv_applies", "pointwise_conv2d_forward", "pointwise_conv2d_backward"),
-    "winograd": ("winograd_applies", "winograd_forward", "winograd_backward", "winograd_release"),
+    "winograd": ("winograd_applies", "winograd_forward", "winograd_backward"),
 }
 
 

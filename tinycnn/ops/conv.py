@@ -76,10 +76,9 @@ class Conv2dFunction(Function):
         if self.path == "direct":            # no cols: backward recomputes the shifted rows from x
             self.x = x
             return kern.conv2d_direct_forward(x, w, b, padding)
-        if self.path == "winograd":          # keeps the transformed input V instead of cols
-            y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
-            if not self.needs_input_grad:    # no graph (inference): V goes back to the pool at once
-                kern.winograd_release(self.__dict__.pop("v"))
+        if self.path == "winograd":          # keeps x and the transformed kernel U instead of cols
+            y, self.u = kern.winograd_forward(x, w, b, padding)
+            self.x = x
             return y
         if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
             y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
@@ -118,7 +117,7 @@ class Conv2dFunction(Function):
             return get_kernels(gy).pointwise_conv2d_backward(gy, self.xs, self.w, self.x_shape, stride,
                                                              need_x=need_x, need_w=need_w, need_b=need_b)
         if self.path == "winograd":
-            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w.shape, padding,
+            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.x, self.w.shape, padding,
                                                        need_x=need_x, need_w=need_w)
             return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
         if self.path == "depthwise":
@@ -142,14 +141,12 @@ class Conv2dFunction(Function):
         return gx, gw, gb
 
     def release(self):
-        cols, v = self.__dict__.get("cols"), self.__dict__.get("v")
+        cols = self.__dict__.get("cols")
         super().release()
         if cols is not None:                 # reuse the big buffer (accel/cols_pool.py)
             kern = get_kernels(cols)
             if "cols_pool" in kern.PROVIDES:
                 kern.release_cols(cols)
-        if v is not None:
-            get_kernels(v).winograd_release(v)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
         # one pass over the batch gives all three (gb is a by-product of gw)
