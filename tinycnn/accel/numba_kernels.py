@@ -9,7 +9,8 @@ the compilation. This module imports numba at import time; ``tinycnn.kernels`` i
 installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
-(the direct and fused convolutions of ``numba_direct.py``, a one-pass ReLU, the buffer pool ``cols_pool.py``).
+(the direct and fused convolutions of ``numba_direct.py``, one-pass ReLU and hardtanh, training-mode batch norm
+of ``numba_norm.py``, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
+from .numba_norm import BATCH_NORM_MIN_SIZE, batch_norm_backward, batch_norm_forward  # noqa: F401
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 NAME = "numba"
@@ -329,3 +331,31 @@ def relu_backward(gy, mask):
     gx = np.empty_like(gc)
     _relu_bwd(gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
     return gx
+
+
+# ---- hardtanh / ReLU6 (MobileNetV2's activation), the same scheme as ReLU ------------------------------------
+HARDTANH_MIN_SIZE = RELU_MIN_SIZE
+
+
+@njit(parallel=True, cache=True)
+def _hardtanh_fwd(x, lo, hi, y, mask):
+    for i in prange(x.size):
+        v = x[i]
+        # exactly np.clip(v, lo, hi): NaN passes through, -0.0 stays -0.0 at lo = 0; and the mask lo < v < hi
+        t = lo if v < lo else v
+        y[i] = hi if t > hi else t
+        mask[i] = (v > lo) and (v < hi)
+
+
+def hardtanh_forward(x, min_val, max_val):
+    """(np.clip(x, min_val, max_val), (x > min_val) & (x < max_val)) in one parallel pass. The bounds are
+    first rounded to x's dtype, as NumPy rounds Python floats."""
+    xc = np.ascontiguousarray(x)
+    y = np.empty_like(xc)
+    mask = np.empty(xc.shape, dtype=np.bool_)
+    lo, hi = xc.dtype.type(min_val), xc.dtype.type(max_val)
+    _hardtanh_fwd(xc.reshape(-1), lo, hi, y.reshape(-1), mask.reshape(-1))
+    return y, mask
+
+
+hardtanh_backward = relu_backward      # gy * mask: the same pass, whichever function made the mask

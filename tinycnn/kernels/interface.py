@@ -14,6 +14,9 @@ it, not in the middle of a backward pass.
                         convolution for the layers ``direct_conv_applies`` accepts
     "fused_conv_relu_maxpool"  conv2d_direct_relu_maxpool (and the direct backward with ``pooled=``)
     "relu"              relu_forward, relu_backward, RELU_MIN_SIZE: one-pass ReLU for large arrays
+    "hardtanh"          hardtanh_forward, hardtanh_backward, HARDTANH_MIN_SIZE: the same for hardtanh / ReLU6
+    "batch_norm"        batch_norm_forward, batch_norm_backward, BATCH_NORM_MIN_SIZE: training-mode batch
+                        norm of (N, C, L), statistics and output per channel in one task
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
 """
 from __future__ import annotations
@@ -26,6 +29,8 @@ CAPABILITIES = {
     "direct_conv": ("direct_conv_applies", "conv2d_direct_forward", "conv2d_direct_backward"),
     "fused_conv_relu_maxpool": ("conv2d_direct_relu_maxpool", "conv2d_direct_backward"),
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
+    "hardtanh": ("hardtanh_forward", "hardtanh_backward", "HARDTANH_MIN_SIZE"),
+    "batch_norm": ("batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
     "cols_pool": ("release_cols",),
 }
 
