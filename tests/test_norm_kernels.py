@@ -219,3 +219,20 @@ def test_hardtanh_op_calls_the_kernels_and_gradcheck_passes(calls):
     with tinycnn.config(kernels="numba"):
         assert tinycnn.gradcheck(lambda t: F.relu6(t), [x])
     assert calls["hardtanh_forward"] > 0 and calls["hardtanh_backward"] > 0
+
+
+def test_memory_bound_kernels_put_numbas_thread_count_back():
+    numba = pytest.importorskip("numba")
+    from tinycnn.accel import threads
+
+    before = numba.get_num_threads()
+    NB.hardtanh_forward(np.zeros(10), 0.0, 6.0)
+    assert numba.get_num_threads() == before
+
+    def failing(*_):
+        assert numba.get_num_threads() == min(before, threads.MEMORY_BOUND_THREADS)
+        raise RuntimeError("kernel failed")
+
+    with pytest.raises(RuntimeError, match="kernel failed"):
+        threads.run_memory_bound(failing, 1)
+    assert numba.get_num_threads() == before

@@ -4,7 +4,8 @@
   (``fusion.py``); ``tinycnn train`` calls it, a model built by hand runs unfused until it is fused.
 * ``numba_kernels.py``: the "numba" kernel set (``tinycnn/kernels/interface.py``): im2col, col2im and
   pooling as parallel loops, and every fast path: ``numba_direct.py`` (the im2col-free convolution and its
-  fusion with ReLU and max pooling), a one-pass ReLU, ``cols_pool.py`` (reuse of large im2col buffers);
+  fusion with ReLU and max pooling), one-pass ReLU and hardtanh, ``numba_norm.py`` (training-mode batch
+  norm), ``cols_pool.py`` (reuse of large im2col buffers);
 * ``numba_launch.py`` and ``compile_worker.py``: how those kernels are compiled (in background processes
   on a fresh install) and loaded from Numba's disk cache;
 * ``threads.py``: how Numba's threads wait between kernels, set inside tinycnn's first kernel call;

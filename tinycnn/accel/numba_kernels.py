@@ -24,6 +24,7 @@ from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noq
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
 from .numba_norm import BATCH_NORM_MIN_SIZE, batch_norm_backward, batch_norm_forward  # noqa: F401
+from .threads import run_memory_bound
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 NAME = "numba"
@@ -317,19 +318,19 @@ def _relu_bwd(gy, mask, gx):
 
 
 def relu_forward(x):
-    """(y, mask) = (np.maximum(x, 0), x > 0) in one parallel pass."""
+    """(y, mask) = (np.maximum(x, 0), x > 0) in one pass (on ``MEMORY_BOUND_THREADS``: accel/threads.py)."""
     xc = np.ascontiguousarray(x)
     y = np.empty_like(xc)
     mask = np.empty(xc.shape, dtype=np.bool_)
-    _relu_fwd(xc.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    run_memory_bound(_relu_fwd, xc.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 
 def relu_backward(gy, mask):
-    """gy * mask in one parallel pass."""
+    """gy * mask in one pass."""
     gc = np.ascontiguousarray(gy)
     gx = np.empty_like(gc)
-    _relu_bwd(gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
+    run_memory_bound(_relu_bwd, gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
     return gx
 
 
@@ -348,13 +349,13 @@ def _hardtanh_fwd(x, lo, hi, y, mask):
 
 
 def hardtanh_forward(x, min_val, max_val):
-    """(np.clip(x, min_val, max_val), (x > min_val) & (x < max_val)) in one parallel pass. The bounds are
+    """(np.clip(x, min_val, max_val), (x > min_val) & (x < max_val)) in one pass. The bounds are
     first rounded to x's dtype, as NumPy rounds Python floats."""
     xc = np.ascontiguousarray(x)
     y = np.empty_like(xc)
     mask = np.empty(xc.shape, dtype=np.bool_)
     lo, hi = xc.dtype.type(min_val), xc.dtype.type(max_val)
-    _hardtanh_fwd(xc.reshape(-1), lo, hi, y.reshape(-1), mask.reshape(-1))
+    run_memory_bound(_hardtanh_fwd, xc.reshape(-1), lo, hi, y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 

@@ -9,20 +9,23 @@ Batch norm computes exactly the formulas derived in ``BatchNormTrain``'s docstri
 * backward, per channel c:  gb = sum gy,  gw = s * sum gy (x - mu), then (when the input needs a gradient)
   gx = (w s) * (gy - gb/M - (x - mu) * (s gw / M)).
 
-One task per channel (``prange`` over C): each reads its channel's N*L values, a few hundred KiB at most
-in ResNet's and MobileNet's layers, so the later passes over the channel find it in the core's L2 cache,
-and a channel's statistics and its output are written by that task alone. The sums are accumulated in
-float64 for float32 data too (NumPy's einsum accumulates float32 in float32), so float32 statistics are
-as close to exact as their float32 rounding; the elementwise formulas are then evaluated in the data's
-dtype, in the same order as the NumPy path. The reductions may be reordered by LLVM (``fastmath`` with
-reassociation only, so that they vectorise); the elementwise passes are not.
+One task per channel (``prange`` over C, run on ``MEMORY_BOUND_THREADS``: ``accel/threads.py`` says why):
+each reads its channel's N*L values, a few hundred KiB at most in ResNet's and MobileNet's layers, so the
+later passes over the channel find it in the core's L2 cache, and a channel's statistics and its output are
+written by that task alone. The sums are accumulated in float64 for float32 data too (NumPy's einsum
+accumulates float32 in float32), so float32 statistics are exact to their float32 rounding; the
+elementwise formulas are then evaluated in the data's dtype, in the same order as the NumPy path. LLVM may
+reorder the reductions (``fastmath`` with reassociation only, so that they vectorise), not the elementwise
+passes.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
 
-BATCH_NORM_MIN_SIZE = 1 << 15   # below this many elements NumPy's passes beat a parallel launch
+from .threads import run_memory_bound
+
+BATCH_NORM_MIN_SIZE = 1 << 15   # below this many elements NumPy's passes cost less than a kernel call
 _REDUCE = {"reassoc"}            # lets LLVM vectorise the float64 sums; no other fast-math liberty
 
 
@@ -108,7 +111,8 @@ def batch_norm_forward(x3, w, b, eps):
     zeros = b if b is not None else np.zeros(c, dt)
     y3 = np.empty_like(x3)
     mean, var, s = np.empty(c, dt), np.empty(c, dt), np.empty(c, dt)
-    _bn_fwd(x3, np.ascontiguousarray(ones), np.ascontiguousarray(zeros), float(eps), y3, mean, var, s)
+    run_memory_bound(_bn_fwd, x3, np.ascontiguousarray(ones), np.ascontiguousarray(zeros), float(eps),
+                     y3, mean, var, s)
     return y3, mean, var, s
 
 
@@ -120,5 +124,5 @@ def batch_norm_backward(gy3, x3, mean, s, w, need_input_grad=True):
     k1 = np.ascontiguousarray(w) if w is not None else np.ones(c, dt)
     gx3 = np.empty_like(x3) if need_input_grad else np.empty((0, c, 0), dt)
     gw, gb = np.empty(c, dt), np.empty(c, dt)
-    _bn_bwd(gy3, x3, mean, s, k1, bool(need_input_grad), gx3, gw, gb)
+    run_memory_bound(_bn_bwd, gy3, x3, mean, s, k1, bool(need_input_grad), gx3, gw, gb)
     return (gx3 if need_input_grad else None), gw, gb
