@@ -19,7 +19,7 @@ class ReLU(Function):
     """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at x = 0, like PyTorch):  gx = gy * [x > 0].
 
     Large NumPy arrays with the Numba kernels go through ``relu_forward``/``relu_backward`` (the same
-    formulas in one parallel pass each; tests check bitwise equality).
+    formulas in one pass each; tests check bitwise equality).
     """
 
     def forward(self, x):
@@ -74,7 +74,7 @@ class Hardtanh(Function):
     gx = gy * [lo < x < hi]. A NaN input gives a NaN output (np.clip passes it through) and mask 0.
 
     ReLU6 is hardtanh with lo = 0, hi = 6. Large NumPy arrays with the Numba kernels go through
-    ``hardtanh_forward``/``hardtanh_backward``: the same formulas in one parallel pass each, bit for bit.
+    ``hardtanh_forward``/``hardtanh_backward``: the same formulas in one pass each, bit for bit.
     """
 
     def forward(self, x, *, min_val, max_val):
