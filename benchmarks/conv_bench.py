@@ -2,8 +2,10 @@
 
     python benchmarks/conv_bench.py [--repeat 5] [--dtype float32] [--only lenet]
 
-For every layer: tinycnn with the NumPy kernels, with the Numba kernels (input gradient by col2im, the
-default, and by the rot180 full convolution), and PyTorch CPU when installed; a table with the ratios.
+For every layer: tinycnn with the NumPy kernels, with the Numba kernels as they run by default (direct or
+Winograd convolution where a layer takes one), with the Numba kernels on the im2col path (Winograd off;
+input gradient by col2im, the default, and by the rot180 full convolution), and PyTorch CPU when installed;
+a table with the ratios.
 Batch sizes are small (spatial sizes reduced for the big nets) so the whole run takes about a minute or two.
 Times are the best of ``--repeat`` runs (the machine is shared; the minimum is the least noisy estimate).
 """
@@ -39,6 +41,8 @@ LAYERS = [
     ("resnet", "conv1 3->64 k7 s2 p3 @112", "conv", 4, 3, 112, 112, (64, 7, 2, 3)),
     ("resnet", "maxpool 3/2 p1", "max", 4, 64, 56, 56, (3, 2, 1)),
     ("resnet", "block 64->64 k3 p1 @28", "conv", 4, 64, 28, 28, (64, 3, 1, 1)),
+    ("resnet", "block 64->64 k3 p1 @56 N16", "conv", 16, 64, 56, 56, (64, 3, 1, 1)),
+    ("resnet", "block 512->512 k3 p1 @7 N16", "conv", 16, 512, 7, 7, (512, 3, 1, 1)),
     ("resnet", "down 128->256 k3 s2 p1", "conv", 4, 128, 28, 28, (256, 3, 2, 1)),
     ("resnet", "avgpool 2/2 @28", "avg", 4, 64, 28, 28, (2, 2, 0)),
     ("resnet", "global avgpool", "adaptive", 4, 512, 7, 7, (1,)),
@@ -110,12 +114,15 @@ def main(argv=None):
     ap.add_argument("--only", default=None, help="one net: lenet, alexnet, vgg, resnet")
     args = ap.parse_args(argv)
     dtype = np.dtype(args.dtype)
-    configs = [("numpy", "col2im"), ("numba", "col2im"), ("numba", "rot180")]
-    head = f"{'net':8s} {'layer':28s} {'numpy':>8s} {'numba':>8s} {'nb-rot':>8s}"
+    configs = {"numpy": {"kernels": "numpy"}, "numba": {"kernels": "numba"},
+               "nb-i2c": {"kernels": "numba", "conv_winograd": False},
+               "nb-rot": {"kernels": "numba", "conv_winograd": False, "conv_backward": "rot180"}}
+    head = f"{'net':8s} {'layer':28s} {'numpy':>8s} {'numba':>8s} {'nb-i2c':>8s} {'nb-rot':>8s}"
     head += f" {'torch':>8s} {'numba/torch':>11s}" if torch else ""
     head += f" {'numpy/numba':>11s}"
     print(f"forward+backward, ms (best of {args.repeat}), {args.dtype}; numba kernels threading: "
-          f"{tinycnn.kernels.get_kernels_name()} default; 'nb-rot' = numba with conv_backward='rot180'")
+          f"{tinycnn.kernels.get_kernels_name()} default; 'nb-i2c' = numba on the im2col path (no Winograd), "
+          f"'nb-rot' = that with conv_backward='rot180'")
     print(head)
     print("-" * len(head))
     totals = {}
@@ -125,22 +132,21 @@ def main(argv=None):
         rng = np.random.default_rng(0)
         x = rng.standard_normal((n, c, h, w)).astype(dtype)
         row = {}
-        for kset, mode in configs:
-            if op != "conv" and mode == "rot180":
-                row[kset, mode] = float("nan")
+        for label, settings in configs.items():
+            if op != "conv" and label in ("nb-i2c", "nb-rot"):
+                row[label] = float("nan")
                 continue
-            with tinycnn.config(kernels=kset, conv_backward=mode):
-                row[kset, mode] = best_of(tinycnn_step(op, x, params, rng), args.repeat)
+            with tinycnn.config(**settings):
+                row[label] = best_of(tinycnn_step(op, x, params, rng), args.repeat)
         t_torch = best_of(torch_step(op, x, params, rng), args.repeat) if torch else None
-        line = f"{net:8s} {name:28s} {row['numpy', 'col2im']:8.2f} {row['numba', 'col2im']:8.2f} " \
-               f"{row['numba', 'rot180']:8.2f}"
+        line = f"{net:8s} {name:28s} " + " ".join(f"{row[label]:8.2f}" for label in configs)
         if torch:
-            line += f" {t_torch:8.2f} {row['numba', 'col2im'] / t_torch:11.2f}"
-        line += f" {row['numpy', 'col2im'] / row['numba', 'col2im']:11.2f}"
+            line += f" {t_torch:8.2f} {row['numba'] / t_torch:11.2f}"
+        line += f" {row['numpy'] / row['numba']:11.2f}"
         print(line, flush=True)
         tot = totals.setdefault(net, [0.0, 0.0, 0.0])
-        tot[0] += row["numpy", "col2im"]
-        tot[1] += row["numba", "col2im"]
+        tot[0] += row["numpy"]
+        tot[1] += row["numba"]
         tot[2] += t_torch or 0.0
     print("-" * len(head))
     for net, (t_np, t_nb, t_t) in totals.items():

@@ -53,3 +53,15 @@ def test_convert_sync_batchnorm_keeps_parameters_statistics_and_mode():
 def test_ddp_needs_a_process_group():
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         DistributedDataParallel(nn.Linear(2, 2))
+
+
+def test_syncbatchnorm_is_reached_as_torch_nn_names_it_without_importing_distributed_with_nn():
+    import subprocess
+    import sys
+    code = ("import sys, tinycnn.nn as nn; before = 'tinycnn.distributed' in sys.modules; "
+            "from tinycnn.nn.parallel import SyncBatchNorm; print(before, nn.SyncBatchNorm is SyncBatchNorm)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", "True"]
+    with pytest.raises(AttributeError, match="NoSuchLayer"):
+        nn.NoSuchLayer

@@ -182,6 +182,52 @@ def test_max_pool_fast_kernels_match_reference_with_ties_nan_and_inf(k, s, hw, i
                                NP.max_pool2d_backward(gy, i_ref, x.shape), rtol=0, atol=1e-12)
 
 
+WINDOW_2X2 = ((2, 2), (2, 2), (0, 0), (1, 1))
+
+
+def _bits(a):
+    return a.view(np.uint64 if a.dtype == np.float64 else np.uint32)
+
+
+@pytest.mark.parametrize("hw", [(8, 10), (7, 9), (9, 8), (2, 3), (5, 2)])  # odd: last row/col in no window
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int64, np.int32])
+def test_max_pool_2x2_backward_same_bits_as_the_general_and_numpy_kernels(hw, dtype, index_dtype):
+    rng = np.random.default_rng(7)
+    x = rng.integers(-2, 3, size=(2, 3, *hw)).astype(dtype)          # many ties
+    x[0, 0, 0, 1] = x[1, 2, 1, 0] = np.nan
+    x[1, 0, :2, :2] = -np.inf                                         # a window of -inf only
+    x[0, 1, 1, 1] = np.inf
+    out = (hw[0] // 2, hw[1] // 2)
+    _, i_ref = NP.max_pool2d_forward(x, *WINDOW_2X2, out)
+    _, idx = NB.max_pool2d_forward(x, *WINDOW_2X2, out, index_dtype)
+    gy = rng.standard_normal((2, 3, *out)).astype(dtype)
+    gy[0, 0, 0, 0], gy[0, 1, 0, 0], gy[1, 1, -1, -1] = -0.0, np.nan, np.inf   # -0.0 comes back as +0.0
+    fast = NB.max_pool2d_backward(gy, idx, x.shape, WINDOW_2X2)
+    general = NB.max_pool2d_backward(gy, idx, x.shape)
+    reference = NP.max_pool2d_backward(gy, i_ref, x.shape, WINDOW_2X2)
+    assert fast.dtype == general.dtype == reference.dtype == dtype and fast.shape == x.shape
+    np.testing.assert_array_equal(_bits(fast), _bits(general))
+    np.testing.assert_array_equal(_bits(fast), _bits(reference))
+    assert not fast[:, :, 2 * out[0]:].any() and not fast[:, :, :, 2 * out[1]:].any()
+
+
+def test_max_pool_layer_gradient_same_bits_with_both_kernel_sets():
+    """MaxPool2d(2) hands its window to the backward (the 2x2 kernel); MaxPool2d(2, padding=1) does not fit
+    it and takes the general one: both give the NumPy set's gradient."""
+    x = np.random.default_rng(8).integers(-2, 3, size=(2, 3, 9, 8)).astype(np.float32)
+    grads = {}
+    for kernels in ("numpy", "numba"):
+        for layer in (tinycnn.nn.MaxPool2d(2), tinycnn.nn.MaxPool2d(3, 2, padding=1)):
+            with tinycnn.config(kernels=kernels):
+                t = tinycnn.tensor(x, requires_grad=True)
+                y = layer(t)
+                (y * tinycnn.tensor(np.arange(y.numel(), dtype=np.float32).reshape(y.shape))).sum().backward()
+            grads[kernels, layer.kernel_size] = t.grad.numpy()
+    for k in (2, 3):
+        np.testing.assert_array_equal(_bits(grads["numba", k]), _bits(grads["numpy", k]))
+
+
 def test_max_pool_return_indices_stays_int64():
     x = tinycnn.tensor(np.arange(32, dtype=np.float32).reshape(1, 2, 4, 4))
     _, idx = tinycnn.nn.functional.max_pool2d(x, 2, return_indices=True)
@@ -189,13 +235,27 @@ def test_max_pool_return_indices_stays_int64():
 
 
 # ---- thread-managed matmul --------------------------------------------------------------------------------
-@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((2, 4, 6), (2, 6, 3)), ((300, 400), (400, 500))])
-def test_blas_matmul_equals_operator_and_restores_threads(shapes):
+BIG_BATCHES = [((16, 64, 64), (16, 64, 700)), ((5, 80, 90), (90, 600)), ((80, 90), (7, 90, 600)),
+               ((16, 64, 64), (16, 700, 64))]     # the last one's b is a transposed view, as in the Winograd backward
+
+
+@pytest.mark.parametrize("shapes", [((7, 5), (5, 3)), ((2, 4, 6), (2, 6, 3)), ((300, 400), (400, 500)),
+                                    *BIG_BATCHES])
+@pytest.mark.parametrize("into", [False, True])
+def test_blas_matmul_equals_operator_and_restores_threads(shapes, into):
     rng = np.random.default_rng(6)
     a, b = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    if shapes in BIG_BATCHES[3:]:
+        b = b.transpose(0, 2, 1)
     ctl = blas._controller()
     before = ctl.num_threads if ctl is not None else None
-    np.testing.assert_array_equal(blas.matmul(a, b), a @ b)
+    expected = a @ b
+    out = np.full(expected.shape, np.nan) if into else None
+    got = blas.matmul(a, b, out=out)
+    # to rounding only: one BLAS thread may block a product differently from two
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+    if into:
+        assert got is out
     if ctl is not None:
         assert ctl.num_threads == before
 

@@ -15,6 +15,8 @@ not which numbers come out (up to float rounding; bit for bit for ``fusion``):
 * ``conv_backward``: conv2d's input gradient as "col2im" (transposed product, then col2im: faster) or
   "rot180" (the full correlation with the rotated kernel: the textbook form).
 * ``conv_direct``: allow the im2col-free direct convolution of the Numba kernels for small stride-1 layers.
+* ``conv_winograd``: allow the Numba kernels' Winograd F(2x2, 3x3) convolution for 3x3 stride-1 layers
+  (``tinycnn/accel/winograd.py``; the same sums regrouped, so float32 results differ in the last bits).
 * ``fusion``: let a fused layer (``tinycnn.accel.fuse``) run its fused kernel; False runs its ops one by one.
 
 CuPy arrays always take the NumPy kernels (they run on the GPU unchanged).
@@ -40,6 +42,7 @@ class Settings(NamedTuple):
     conv_backward: str
     conv_direct: bool
     fusion: bool
+    conv_winograd: bool = True
 
 
 _numba_installed = importlib.util.find_spec("numba") is not None     # looked up once, not per call
@@ -52,12 +55,14 @@ def numba_installed() -> bool:
 
 NO_NUMBA = "tinycnn kernels 'numba' requested but numba is not installed (pip install numba, or use kernels='numpy')"
 
-_ALLOWED = {"kernels": KERNEL_SETS, "conv_backward": CONV_BACKWARDS, "conv_direct": _BOOLS, "fusion": _BOOLS}
+_ALLOWED = {"kernels": KERNEL_SETS, "conv_backward": CONV_BACKWARDS, "conv_direct": _BOOLS, "fusion": _BOOLS,
+            "conv_winograd": _BOOLS}
 
 # The process defaults. TINYCNN_KERNELS is read here, once; a bad value is reported by the first call that
 # needs the kernels (``tinycnn.kernels.get_kernels_name``), so that importing tinycnn never fails on it.
 ENV_KERNELS = os.environ.get("TINYCNN_KERNELS", "").strip().lower()
-DEFAULTS = Settings(kernels=ENV_KERNELS or "auto", conv_backward="col2im", conv_direct=True, fusion=True)
+DEFAULTS = Settings(kernels=ENV_KERNELS or "auto", conv_backward="col2im", conv_direct=True, fusion=True,
+                    conv_winograd=True)
 
 _local = threading.local()          # .current: this thread's Settings; .saved: the scopes it entered
 
@@ -81,7 +86,8 @@ def _check(name: str, value):
 
 
 class config(contextlib.ContextDecorator):
-    """``with tinycnn.config(kernels=..., conv_backward=..., conv_direct=..., fusion=...):`` (module docstring).
+    """``with tinycnn.config(kernels=..., conv_backward=..., conv_direct=..., fusion=..., conv_winograd=...):``
+    (module docstring).
 
     Values are checked when the scope is made: a bad one raises a ValueError naming the setting, the allowed
     values and what came. Also usable as a decorator. One object may be entered again, also nested or from

@@ -9,8 +9,8 @@ the compilation. This module imports numba at import time; ``tinycnn.kernels`` i
 installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
-(the direct and fused convolutions of ``numba_direct.py``, one-pass ReLU and hardtanh, training-mode batch norm
-of ``numba_norm.py``, the buffer pool ``cols_pool.py``).
+(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``,
+one-pass ReLU and hardtanh, training-mode batch norm of ``numba_norm.py``, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noq
                            direct_conv_applies)
 from .numba_norm import BATCH_NORM_MIN_SIZE, batch_norm_backward, batch_norm_forward  # noqa: F401
 from .threads import run_memory_bound
+from .winograd import release as winograd_release  # noqa: F401  (the "winograd" capability)
+from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 NAME = "numba"
@@ -231,13 +233,41 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size, inde
     return y.reshape(n, c, oh, ow), idx.reshape(n, c, oh, ow)
 
 
-def max_pool2d_backward(gy, indices, x_shape):
-    """Scatter each output gradient to its argmax; overlapping windows accumulate."""
+@njit(parallel=True, cache=True)
+def _max_pool_bwd_2x2(gy, idx, gx):
+    """_max_pool_bwd for 2x2 windows at stride 2 inside the image. The windows tile the plane without
+    overlap, so each element gets its window's gradient or 0: the plane is zeroed while it is in cache (no
+    separate pass over the whole gx), then one store per window at its argmax, found from the offset inside
+    the window (0, 1, W or W + 1) instead of a division by W. ``g + zero`` is what the general kernel stores
+    (0 + g, so -0.0 becomes +0.0): both give the same bits. Rows and columns past the last window (odd H or
+    W) stay 0."""
+    nc, oh, ow = gy.shape
+    h, w = gx.shape[1], gx.shape[2]
+    zero = gx.dtype.type(0)
+    for p in prange(nc):
+        for r in range(h):
+            for q in range(w):
+                gx[p, r, q] = zero
+        for a in range(oh):
+            for b in range(ow):
+                d = idx[p, a, b] - 2 * a * w - 2 * b
+                bottom = d >= w
+                gx[p, 2 * a + (1 if bottom else 0), 2 * b + (d - w if bottom else d)] = gy[p, a, b] + zero
+
+
+def max_pool2d_backward(gy, indices, x_shape, window=None):
+    """Scatter each output gradient to its argmax; overlapping windows accumulate. ``window``: see
+    numpy_kernels.max_pool2d_backward; 2x2 windows at stride 2 inside the image take a one-pass kernel."""
     n, c, h, w = x_shape
     oh, ow = gy.shape[2], gy.shape[3]
-    gx = np.zeros((n * c, h, w), dtype=gy.dtype)
-    _max_pool_bwd(np.ascontiguousarray(gy).reshape(n * c, oh, ow),
-                  np.ascontiguousarray(indices).reshape(n * c, oh, ow), gx)
+    gy3 = np.ascontiguousarray(gy).reshape(n * c, oh, ow)
+    idx3 = np.ascontiguousarray(indices).reshape(n * c, oh, ow)
+    if window == ((2, 2), (2, 2), (0, 0), (1, 1)) and 2 * oh <= h and 2 * ow <= w:
+        gx = np.empty((n * c, h, w), dtype=gy.dtype)
+        _max_pool_bwd_2x2(gy3, idx3, gx)
+    else:
+        gx = np.zeros((n * c, h, w), dtype=gy.dtype)
+        _max_pool_bwd(gy3, idx3, gx)
     return gx.reshape(x_shape)
 
 

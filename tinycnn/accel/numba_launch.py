@@ -8,15 +8,19 @@ over raw pointers, compiled once per dtype as a C callback (``numba.cfunc``, cac
 like any ``cache=True`` function), and the parallel loop is a tiny cached driver that receives the callback
 as a first-class function argument and calls it for each item. The callback's address is only known at run
 time, so the driver never inlines or re-optimises the kernel: it compiles in well under a second, once per
-dtype for all kernels with the same pointer kinds (all of them, in ``numba_direct.py``).
+dtype for all kernels with the same pointer kinds (all of them: ``numba_direct.py``'s and ``winograd.py``'s).
 
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
-or edited kernels), each other registered kernel the cache lacks is compiled for that dtype at the same time
-in a background process (``python -m tinycnn.accel.compile_worker``), which writes it to the same cache
-while this process compiles the one it needs now, and then the driver; a kernel given to a worker is loaded
-from the cache once its worker is done (if the driver is not compiled yet, this process compiles it while it
-waits). Compilation is single-threaded, so on two cores this halves the wait before the first training
-step. A failed or missing worker only means this process compiles the kernel itself.
+or edited kernels), each other kernel of its family (its module: the direct convolution's, the Winograd
+convolution's; a model that needs one kernel of a family needs them all, not necessarily another family)
+that the cache lacks is compiled for that dtype at the same time in a background process (``python -m
+tinycnn.accel.compile_worker``), which writes it to the same cache while this process compiles the one it
+needs now, and then the driver; a kernel given to a worker is loaded from the cache once its worker is done
+(if the driver is not compiled yet, this process compiles it while it waits). Compilation is
+single-threaded, so on two cores this halves the wait before the first training step. A failed or missing
+worker only means this process compiles the kernel itself. A family of small kernels that compile in a
+fraction of a second each is registered with ``background=False``: a worker's own start (importing Python,
+NumPy and Numba, about 1 s) would cost more than it saves.
 ``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the same workers before the first
 use, for a program that has other work to do first; ``load_cached`` (at ``import tinycnn``) loads what the
 cache holds and compiles nothing.
@@ -44,7 +48,7 @@ _INDEX_DTYPES = {"i32": np.dtype(np.int32), "i64": np.dtype(np.int64)}
 _FLOATS = {np.dtype(np.float32): types.float32, np.dtype(np.float64): types.float64}
 _REGISTRY: list = []           # every kernel, so that a cold start can compile the others elsewhere
 _WORKERS: dict = {}            # (kernel name, dtype) -> the process compiling it
-_CHECKED: set = set()          # dtypes whose cold start was already looked at in this process
+_CHECKED: set = set()          # (family, dtype) pairs whose cold start was already looked at in this process
 _LOCK = threading.Lock()
 _WORKER_TIMEOUT_S = 600
 
@@ -54,8 +58,10 @@ class ParallelKernel:
 
     ``name`` is the kernel's module attribute ("package.module:NAME"), for the compile worker to import."""
 
-    def __init__(self, item, kinds, fastmath=frozenset(), *, name: str):
+    def __init__(self, item, kinds, fastmath=frozenset(), *, name: str, background: bool = True):
         self.item, self.kinds, self.fastmath, self.name = item, tuple(kinds), set(fastmath), name
+        self.background = background
+        self.family = name.split(":")[0]
         self._compiled: dict = {}
         if len(self.kinds) not in _DRIVERS:
             raise ValueError(f"ParallelKernel {name}: no driver for {len(self.kinds)} arrays")
@@ -80,9 +86,9 @@ class ParallelKernel:
                 if worker is not None:
                     self.compile_driver(dtype)      # it needs only the signature: meanwhile, not after
                     _wait(worker)
-                elif dtype not in _CHECKED and not self.is_cached(dtype):   # a cold start: the others elsewhere
-                    _start_cold(dtype, skip=self)
-                _CHECKED.add(dtype)
+                elif (self.family, dtype) not in _CHECKED and not self.is_cached(dtype):   # a cold start
+                    _start_cold(dtype, skip=self)           # ... the family's others elsewhere
+                _CHECKED.add((self.family, dtype))
                 fn = cfunc(self.signature(dtype), cache=True, fastmath=self.fastmath)(self.item)
                 self._compiled[dtype] = fn
         return fn
@@ -120,12 +126,13 @@ def _flat(a, dtype):
     return np.ascontiguousarray(a).reshape(-1)
 
 
-def _start_cold(dtype, skip=None) -> None:
-    """Start one background compile worker for each registered kernel but ``skip`` that the disk cache
-    lacks for ``dtype`` (call with ``_LOCK`` held)."""
-    _CHECKED.add(dtype)
+def _start_cold(dtype, skip) -> None:
+    """Start one background compile worker for each kernel of ``skip``'s family but ``skip`` itself that the
+    disk cache lacks for ``dtype`` (call with ``_LOCK`` held)."""
+    _CHECKED.add((skip.family, dtype))
     for kernel in _REGISTRY:
-        if kernel is not skip and (kernel.name, dtype) not in _WORKERS and not kernel.is_cached(dtype):
+        if kernel is not skip and kernel.background and kernel.family == skip.family \
+                and (kernel.name, dtype) not in _WORKERS and not kernel.is_cached(dtype):
             _start_worker(kernel, dtype)
 
 
@@ -151,17 +158,24 @@ def _wait(proc) -> None:
         proc.kill()
 
 
-def prepare(dtype) -> None:
-    """Start compiling, in a background worker each, the registered kernels the disk cache lacks for ``dtype``
-    but the first one, and return at once; that one is compiled here on its first use, as on any cold start.
+DIRECT_FAMILY = "tinycnn.accel.numba_direct"
+
+
+def prepare(dtype, family: str = DIRECT_FAMILY) -> None:
+    """Start compiling, in a background worker each, the kernels of ``family`` (by default the direct
+    convolution's: every small model's) the disk cache lacks for ``dtype`` but the first one, and return at
+    once; that one is compiled here on its first use, as on any cold start.
     For a program that knows it will train and has other work first (``tinycnn train`` loads its data
     meanwhile). Not one worker per kernel: each costs about 1 s of start-up, and on two cores a third busy
     process only slows the others (measured: the first LeNet epoch of a fresh install took 1-2 s longer)."""
     dtype = np.dtype(dtype)
     with _LOCK:
-        if dtype not in _CHECKED:
-            missing = [kernel for kernel in _REGISTRY if not kernel.is_cached(dtype)]
-            _start_cold(dtype, skip=missing[0] if missing else None)
+        if (family, dtype) not in _CHECKED:
+            missing = [kernel for kernel in _REGISTRY if kernel.family == family and not kernel.is_cached(dtype)]
+            if missing:
+                _start_cold(dtype, skip=missing[0])
+            else:
+                _CHECKED.add((family, dtype))
 
 
 def load_cached(dtype) -> None:

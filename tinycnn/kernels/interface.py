@@ -18,6 +18,8 @@ it, not in the middle of a backward pass.
     "batch_norm"        batch_norm_forward, batch_norm_backward, BATCH_NORM_MIN_SIZE: training-mode batch
                         norm of (N, C, L), statistics and output per channel in one task
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
+    "winograd"          winograd_applies, winograd_forward, winograd_backward, winograd_release: the
+                        Winograd F(2x2, 3x3) convolution for the 3x3 stride-1 layers ``winograd_applies`` accepts
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ CAPABILITIES = {
     "hardtanh": ("hardtanh_forward", "hardtanh_backward", "HARDTANH_MIN_SIZE"),
     "batch_norm": ("batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
     "cols_pool": ("release_cols",),
+    "winograd": ("winograd_applies", "winograd_forward", "winograd_backward", "winograd_release"),
 }
 
 

@@ -123,9 +123,13 @@ def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size, inde
     return best, index.astype(index_dtype, copy=False)
 
 
-def max_pool2d_backward(gy, indices, x_shape):
+def max_pool2d_backward(gy, indices, x_shape, window=None):
     """gx[n,c].flat[indices[n,c,o]] += gy[n,c,o]: each output gradient goes to its window's argmax;
-    an element chosen by several (overlapping) windows accumulates all their gradients."""
+    an element chosen by several (overlapping) windows accumulates all their gradients.
+
+    ``window`` is ``(kernel_size, stride, padding, dilation)`` of the forward that made ``indices``, or None
+    where the windows have no such form (adaptive pooling). A kernel set may use it to pick a faster loop
+    for a window it knows; the numbers are the same. This one does not need it."""
     xp = get_array_module(gy)
     n, c, h, w = x_shape
     plane = xp.arange(n * c, dtype=xp.int64).reshape(n, c, 1, 1) * (h * w)

@@ -24,3 +24,12 @@ from .layers.pooling import MaxUnpool1d, MaxUnpool2d
 from .layers.upsample import PixelShuffle, PixelUnshuffle, Upsample, UpsamplingBilinear2d, UpsamplingNearest2d
 from .module import Module
 from .parameter import Parameter, UninitializedBuffer, UninitializedParameter
+
+
+def __getattr__(name):
+    # torch.nn.SyncBatchNorm's home in torch is torch.nn; here it lives with the data-parallel layers and is
+    # looked up on first use, so that importing tinycnn.nn does not import tinycnn.distributed
+    if name == "SyncBatchNorm":
+        from .parallel import SyncBatchNorm  # noqa: PLC0415
+        return SyncBatchNorm
+    raise AttributeError(f"module 'tinycnn.nn' has no attribute {name!r}")

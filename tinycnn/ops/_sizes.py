@@ -3,6 +3,7 @@
 Sizes along one axis, with input ``H``, kernel ``k``, stride ``s``, padding ``p`` (each side), dilation ``d``:
 
     conv / floor pooling:  OH = floor((H + 2p - d(k-1) - 1) / s) + 1
+                           (``kernels.numpy_kernels.conv_out_size``, where im2col needs it first)
     ceil_mode pooling:     OH = ceil((H + 2p - d(k-1) - 1) / s) + 1, minus 1 if (OH-1)*s >= H + p
                            (PyTorch: the last window must start inside the input or the left padding)
     padding='same':        total d(k-1), left floor(total/2), the extra pixel on the right (stride 1 only)
@@ -40,11 +41,6 @@ def _single(value, name: str, layer: str, allow_zero: bool = False) -> int:
     if value < (0 if allow_zero else 1):
         raise ValueError(f"{layer}: {name} must be {'non-negative' if allow_zero else 'positive'}, got {value!r}")
     return int(value)
-
-
-def conv_output_size(size: int, k: int, s: int, pad_total: int, d: int = 1) -> int:
-    """floor((size + pad_total - d(k-1) - 1) / s) + 1 (``pad_total`` = both sides together)."""
-    return (size + pad_total - d * (k - 1) - 1) // s + 1
 
 
 def pool_output_size(size: int, k: int, s: int, p: int, d: int = 1, ceil_mode: bool = False) -> int:

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
 from ..config import get_config
 from ..errors import ShapeError
 from ..kernels import get_kernels
+from ..kernels.numpy_kernels import conv_out_size
 from ..accel.blas import matmul
-from ._sizes import _pair, conv_output_size, conv_padding, shape_str
+from ._args import array_of
+from ._sizes import _pair, conv_padding, shape_str
 
 class Conv2dFunction(Function):
     r"""y = conv2d(x, w, b): cross-correlation, as in every deep-learning library.
@@ -47,6 +49,11 @@ class Conv2dFunction(Function):
     traffic than the skinny GEMM saves (``accel/numba_direct.py`` derives the index mapping). Tests check
     it against this im2col path in float64; ``tinycnn.config(conv_direct=False)`` turns it off.
 
+    Winograd path (Numba kernels, 3x3, stride 1, one group, 16 or more channels: ResNet's and VGG's layers):
+    the same sums regrouped by Winograd's F(2x2, 3x3) identity, 4 multiply-adds per output and channel pair
+    instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
+    float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
+
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
     measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
@@ -59,11 +66,19 @@ class Conv2dFunction(Function):
         if self.direct:                      # no cols: backward recomputes the shifted rows from x
             self.x, self.w, self.x_shape = x, w, x.shape
             return kern.conv2d_direct_forward(x, w, b, padding)
+        self.winograd = (get_config().conv_winograd and "winograd" in kern.PROVIDES
+                         and kern.winograd_applies(x.shape, w.shape, stride, padding, dilation, groups))
+        if self.winograd:                    # keeps the transformed input V instead of cols
+            y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
+            self.x_shape, self.w_shape = x.shape, w.shape
+            if not self.needs_input_grad:    # no graph (inference): V goes back to the pool at once
+                kern.winograd_release(self.__dict__.pop("v"))
+            return y
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
-        oh = conv_output_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
-        ow = conv_output_size(wd, kw, stride[1], padding[2] + padding[3], dilation[1])
+        oh = conv_out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
+        ow = conv_out_size(wd, kw, stride[1], padding[2] + padding[3], dilation[1])
         if groups == 1:
             y = matmul(w.reshape(cout, -1), cols)                             # one GEMM: (Cout, N*L)
         else:
@@ -76,6 +91,8 @@ class Conv2dFunction(Function):
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
         self.cols, self.w, self.x_shape = cols, w, x.shape
+        if not self.needs_input_grad and "cols_pool" in kern.PROVIDES:   # inference: reuse cols at once
+            kern.release_cols(self.__dict__.pop("cols"))
         return out
 
     def backward(self, gy):
@@ -84,6 +101,10 @@ class Conv2dFunction(Function):
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
         if self.direct:
             return self._direct_backward(gy, padding, need_x, need_w, need_b)
+        if self.winograd:
+            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w_shape, padding,
+                                                       need_x=need_x, need_w=need_w)
+            return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
         w, cols = self.w, self.cols
         cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
@@ -102,11 +123,14 @@ class Conv2dFunction(Function):
         return gx, gw, gb
 
     def release(self):
-        cols = self.__dict__.get("cols")
-        kern = get_kernels(cols) if cols is not None else None
+        cols, v = self.__dict__.get("cols"), self.__dict__.get("v")
         super().release()
-        if kern is not None and "cols_pool" in kern.PROVIDES:   # reuse the big buffer (accel/cols_pool.py)
-            kern.release_cols(cols)
+        if cols is not None:                 # reuse the big buffer (accel/cols_pool.py)
+            kern = get_kernels(cols)
+            if "cols_pool" in kern.PROVIDES:
+                kern.release_cols(cols)
+        if v is not None:
+            get_kernels(v).winograd_release(v)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
         # one pass over the batch gives all three (gb is a by-product of gw)
@@ -171,9 +195,6 @@ def check_conv_args(x_shape, w_shape, groups, padding4, dilation, layer: str, bi
                          f"got input of shape {shape_str(x_shape)}")
 
 
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
-
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, _layer="conv2d"):
     """PyTorch's ``F.conv2d``: input (N, Cin, H, W), weight (Cout, Cin/groups, kh, kw), bias (Cout,).
@@ -182,16 +203,16 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     stride = _pair(stride, "stride", _layer)
     dilation = _pair(dilation, "dilation", _layer)
-    w_shape = _arr(weight).shape
+    w_shape = array_of(weight).shape
     if len(w_shape) != 4:
         raise ValueError(f"{_layer}: weight must be 4-D (Cout, Cin/groups, kh, kw), got {shape_str(w_shape)}")
     pad4 = conv_padding(padding, w_shape[2:], stride, dilation, _layer)
-    x = _arr(input)
+    x = array_of(input)
     check_conv_args(x.shape, w_shape, groups, pad4, dilation, _layer,
-                    None if bias is None else _arr(bias).shape)
+                    None if bias is None else array_of(bias).shape)
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and _arr(t).dtype != x.dtype:
-            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {_arr(t).dtype}; "
+        if t is not None and array_of(t).dtype != x.dtype:
+            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {array_of(t).dtype}; "
                             f"convert one of them (e.g. model.double() or x.float())")
     return Conv2dFunction.apply(input, weight, bias, stride=stride, padding=pad4, dilation=dilation,
                                 groups=int(groups))
@@ -241,7 +262,7 @@ def _unfold_params(kernel_size, dilation, padding, stride, name):
 def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
     """PyTorch's ``F.unfold``: (N, C, H, W) -> (N, C*kh*kw, L), L = OH*OW (im2col, made visible)."""
     k, s, p, d = _unfold_params(kernel_size, dilation, padding, stride, "unfold")
-    x = _arr(input)
+    x = array_of(input)
     if x.ndim != 4:
         raise ValueError(f"unfold expects a 4-D input (N, C, H, W), got input of shape {shape_str(x.shape)}")
     check_conv_args(x.shape, (1, x.shape[1], *k), 1, p, d, "unfold")
@@ -252,14 +273,14 @@ def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
     """PyTorch's ``F.fold``: (N, C*kh*kw, L) -> (N, C, *output_size), overlapping entries summed."""
     k, s, p, d = _unfold_params(kernel_size, dilation, padding, stride, "fold")
     out_hw = _pair(output_size, "output_size", "fold")
-    cols = _arr(input)
+    cols = array_of(input)
     if cols.ndim != 3:
         raise ValueError(f"fold expects a 3-D input (N, C*kh*kw, L), got input of shape {shape_str(cols.shape)}")
     if cols.shape[1] % (k[0] * k[1]) or cols.shape[1] == 0:
         raise ValueError(f"fold: input.shape[1] = {cols.shape[1]} must be a positive multiple of kh*kw = "
                          f"{k[0] * k[1]}")
-    oh = conv_output_size(out_hw[0], k[0], s[0], 2 * p[0], d[0])
-    ow = conv_output_size(out_hw[1], k[1], s[1], 2 * p[2], d[1])
+    oh = conv_out_size(out_hw[0], k[0], s[0], 2 * p[0], d[0])
+    ow = conv_out_size(out_hw[1], k[1], s[1], 2 * p[2], d[1])
     if oh < 1 or ow < 1 or cols.shape[2] != oh * ow:
         raise ValueError(f"fold: output_size {out_hw} with this kernel/stride/padding/dilation gives "
                          f"{oh}x{ow} = {oh * ow} blocks, got input of shape {shape_str(cols.shape)}")

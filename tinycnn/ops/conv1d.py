@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Tensor
-from ._sizes import _single, conv_output_size, same_padding, shape_str
+from ..kernels.numpy_kernels import conv_out_size
+from ._args import array_of
+from ._sizes import _single, same_padding, shape_str
 from .conv import conv2d
 from .conv_transpose import conv_transpose2d
 
-
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
 
 
 def conv1d_padding(padding, k: int, s: int, d: int, layer: str) -> tuple[int, int]:
@@ -54,15 +52,15 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """
     s = _single(stride, "stride", _layer)
     d = _single(dilation, "dilation", _layer)
-    w_shape = tuple(_arr(weight).shape)
-    x_shape = tuple(_arr(input).shape)
+    w_shape = tuple(array_of(weight).shape)
+    x_shape = tuple(array_of(input).shape)
     if not isinstance(groups, numbers.Integral) or isinstance(groups, bool) or groups < 1:
         raise ValueError(f"{_layer}: groups must be a positive integer, got {groups!r}")
     if len(w_shape) != 3:
         raise ValueError(f"{_layer}: weight must be 3-D (Cout, Cin/groups, k), got {shape_str(w_shape)}")
     _check_signal(x_shape, w_shape, w_shape[1] * groups, _layer)
     left, right = conv1d_padding(padding, w_shape[2], s, d, _layer)
-    if conv_output_size(x_shape[2], w_shape[2], s, left + right, d) < 1:
+    if conv_out_size(x_shape[2], w_shape[2], s, left + right, d) < 1:
         raise ValueError(f"{_layer}: kernel {w_shape[2]} (dilated extent {d * (w_shape[2] - 1) + 1}) is larger "
                          f"than the padded input {x_shape[2] + left + right}; got input of shape "
                          f"{shape_str(x_shape)}")
@@ -79,10 +77,10 @@ def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_paddi
     d = _single(dilation, "dilation", _layer)
     p = _single(padding, "padding", _layer, allow_zero=True)
     q = _single(output_padding, "output_padding", _layer, allow_zero=True)
-    w_shape = tuple(_arr(weight).shape)
+    w_shape = tuple(array_of(weight).shape)
     if len(w_shape) != 3:
         raise ValueError(f"{_layer}: weight must be 3-D (Cin, Cout/groups, k), got {shape_str(w_shape)}")
-    _check_signal(tuple(_arr(input).shape), w_shape, w_shape[0], _layer)
+    _check_signal(tuple(array_of(input).shape), w_shape, w_shape[0], _layer)
     y2 = conv_transpose2d(input.unsqueeze(2), weight.unsqueeze(2), bias, (1, s), (0, p), (0, q), groups, (1, d),
                           _layer=_layer)
     return y2.squeeze(2)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numbers
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
 from ..config import get_config
 from ..kernels import get_kernels
 from ..accel.blas import matmul
+from ._args import array_of
 from ._sizes import _pair, conv_transpose_output_size, shape_str
 from .conv import conv_input_grad_rot180
 
@@ -103,10 +104,6 @@ class ConvTranspose2dFunction(Function):
 
 
 # ---- validation and the functional form ----------------------------------------------------------------------
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
-
-
 def check_conv_transpose_args(x_shape, w_shape, groups, stride, padding, dilation, output_padding, layer: str,
                               bias_shape=None):
     """ValueError naming the layer for every malformed conv_transpose2d call (shapes only)."""
@@ -149,12 +146,12 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     dilation = _pair(dilation, "dilation", _layer)
     padding = _pair(padding, "padding", _layer, allow_zero=True)
     output_padding = _pair(output_padding, "output_padding", _layer, allow_zero=True)
-    x, w_shape = _arr(input), _arr(weight).shape
+    x, w_shape = array_of(input), array_of(weight).shape
     check_conv_transpose_args(x.shape, w_shape, groups, stride, padding, dilation, output_padding, _layer,
-                              None if bias is None else _arr(bias).shape)
+                              None if bias is None else array_of(bias).shape)
     for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and _arr(t).dtype != x.dtype:
-            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {_arr(t).dtype}; "
+        if t is not None and array_of(t).dtype != x.dtype:
+            raise TypeError(f"{_layer}: input is {x.dtype} but {name} is {array_of(t).dtype}; "
                             f"convert one of them (e.g. model.double() or x.float())")
     return ConvTranspose2dFunction.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
                                          groups=int(groups), output_padding=output_padding)

@@ -9,11 +9,13 @@ numbers, bit for bit (tests check it).
 """
 from __future__ import annotations
 
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from ..backend import get_array_module
 from ..config import get_config
 from ..kernels import get_kernels
-from ._sizes import _pair, conv_output_size, conv_padding
+from ..kernels.numpy_kernels import conv_out_size
+from ._args import array_of
+from ._sizes import _pair, conv_padding
 from .activation import relu
 from .conv import check_conv_args, conv2d
 from .pooling import max_pool2d
@@ -51,23 +53,20 @@ class Conv2dReLUMaxPool2dFunction(Function):
         return gx, (gw if need_w else None), (gb if need_b else None)
 
 
-def _arr(t):
-    return t.array if isinstance(t, Tensor) else t
-
 
 def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, layer):
     """The fused kernel's (padding4, pool kernel, pool stride) when it applies to these arguments, else None."""
     if not get_config().fusion:
         return None
-    x, w = _arr(input), _arr(weight)
+    x, w = array_of(input), array_of(weight)
     if get_array_module(x) is not get_array_module(w) or "fused_conv_relu_maxpool" not in get_kernels(x).PROVIDES:
         return None
-    if x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype or (bias is not None and _arr(bias).dtype != x.dtype):
+    if x.ndim != 4 or w.ndim != 4 or x.dtype != w.dtype or (bias is not None and array_of(bias).dtype != x.dtype):
         return None                      # the separate ops raise the right error
     kernels = get_kernels(x)
     stride, dilation = _pair(stride, "stride", layer), _pair(dilation, "dilation", layer)
     pad4 = conv_padding(padding, w.shape[2:], stride, dilation, layer)
-    check_conv_args(x.shape, w.shape, groups, pad4, dilation, layer, None if bias is None else _arr(bias).shape)
+    check_conv_args(x.shape, w.shape, groups, pad4, dilation, layer, None if bias is None else array_of(bias).shape)
     if not kernels.direct_conv_applies(x.shape, w.shape, stride, dilation, groups):
         return None
     kernel_size, pool_stride, pool_padding, pool_dilation, ceil_mode = pool
@@ -76,8 +75,8 @@ def _fused_args(input, weight, bias, stride, padding, dilation, groups, pool, la
     if _pair(pool_padding, "padding", layer, allow_zero=True) != (0, 0) or _pair(pool_dilation, "dilation",
                                                                                   layer) != (1, 1) or ceil_mode:
         return None
-    oh = conv_output_size(x.shape[2], w.shape[2], 1, pad4[0] + pad4[1])
-    ow = conv_output_size(x.shape[3], w.shape[3], 1, pad4[2] + pad4[3])
+    oh = conv_out_size(x.shape[2], w.shape[2], 1, pad4[0] + pad4[1], 1)
+    ow = conv_out_size(x.shape[3], w.shape[3], 1, pad4[2] + pad4[3], 1)
     if oh < pk[0] or ow < pk[1]:
         return None
     return pad4, pk, ps

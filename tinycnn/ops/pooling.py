@@ -28,13 +28,13 @@ class MaxPool2dFunction(Function):
         small = keep is None and x.shape[2] * x.shape[3] < 2 ** 31
         y, self.indices = get_kernels(x).max_pool2d_forward(x, kernel_size, stride, padding, dilation,
                                                             out_size, "int32" if small else "int64")
-        self.x_shape = x.shape
+        self.x_shape, self.window = x.shape, (kernel_size, stride, padding, dilation)
         if keep is not None:          # return_indices: hand the indices to the caller
             keep["indices"] = self.indices
         return y
 
     def backward(self, gy):
-        return get_kernels(gy).max_pool2d_backward(gy, self.indices, self.x_shape)
+        return get_kernels(gy).max_pool2d_backward(gy, self.indices, self.x_shape, self.window)
 
 
 class AvgPool2dFunction(Function):
