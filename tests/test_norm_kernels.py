@@ -4,7 +4,8 @@ Batch norm: float64 to 1e-12; float32 to float32 rounding. Not bitwise: the kern
 per-channel sums in float64 while NumPy's einsum accumulates float32 in float32, so the statistics differ
 by float32 rounding (the kernels' are the closer ones: checked against a float64 computation). Hardtanh:
 bit for bit, also at the corners, for NaN and signed zeros. Small shapes reach the kernels through a
-lowered ``BATCH_NORM_MIN_SIZE``; one test per op keeps the real threshold."""
+lowered ``BATCH_NORM_MIN_SIZE`` (and L = 1, which the ops leave to NumPy, through ``batch_norm_applies``);
+one test per op keeps the real thresholds."""
 from __future__ import annotations
 
 import collections
@@ -34,6 +35,7 @@ def calls(monkeypatch):
 
         monkeypatch.setattr(NB, name, counted)
     monkeypatch.setattr(NB, "BATCH_NORM_MIN_SIZE", 0)
+    monkeypatch.setattr(NB, "batch_norm_applies", lambda shape3: True)     # L = 1 too
     monkeypatch.setattr(NB, "HARDTANH_MIN_SIZE", 0)
     return counts
 
@@ -133,6 +135,9 @@ def test_batch_norm_takes_the_kernels_at_the_real_threshold_and_not_on_the_textb
     assert counts["forward"] == 1
     _assert_close(got, want, rtol=2e-5, atol=2e-5)
     _batch_norm("numba", x[:, :, :4, :4], w, b, gy[:, :, :4, :4])  # too small to gain: NumPy
+    assert counts["forward"] == 1
+    x1, w1, b1, gy1 = _data((64, 1024), np.float32)                # BatchNorm1d (L = 1): NumPy
+    _batch_norm("numba", x1, w1, b1, gy1)
     assert counts["forward"] == 1
 
 

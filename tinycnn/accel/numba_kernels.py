@@ -23,7 +23,8 @@ from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
-from .numba_norm import BATCH_NORM_MIN_SIZE, batch_norm_backward, batch_norm_forward  # noqa: F401
+from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_backward,  # noqa: F401
+                         batch_norm_forward)
 from .threads import run_memory_bound
 from .winograd import release as winograd_release  # noqa: F401  (the "winograd" capability)
 from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401

@@ -102,6 +102,12 @@ def _bn_bwd(gy3, x3, mean, s, w, need_gx, gx3, gw, gb):
                     gx3[n, c, i] = ((x3[n, c, i] - mc) * k + gy3[n, c, i] - kb) * k1
 
 
+def batch_norm_applies(shape3) -> bool:
+    """Whether the kernels gain on x3 of this (N, C, L) shape: not for L = 1 (BatchNorm1d on features), where
+    each channel is a strided column and NumPy's einsum was 3x faster ((64, 512): 0.12 against 0.37 ms)."""
+    return shape3[2] > 1
+
+
 def batch_norm_forward(x3, w, b, eps):
     """(y3, mean, var, s) for x3 of shape (N, C, L); ``w``/``b`` (C,) or None. mean, var (biased) and
     s = 1/sqrt(var + eps) are (C,) arrays of x's dtype (see the module docstring)."""

@@ -15,8 +15,9 @@ it, not in the middle of a backward pass.
     "fused_conv_relu_maxpool"  conv2d_direct_relu_maxpool (and the direct backward with ``pooled=``)
     "relu"              relu_forward, relu_backward, RELU_MIN_SIZE: one-pass ReLU for large arrays
     "hardtanh"          hardtanh_forward, hardtanh_backward, HARDTANH_MIN_SIZE: the same for hardtanh / ReLU6
-    "batch_norm"        batch_norm_forward, batch_norm_backward, BATCH_NORM_MIN_SIZE: training-mode batch
-                        norm of (N, C, L), statistics and output per channel in one task
+    "batch_norm"        batch_norm_applies, batch_norm_forward, batch_norm_backward, BATCH_NORM_MIN_SIZE:
+                        training-mode batch norm of the (N, C, L) layouts ``batch_norm_applies`` accepts,
+                        statistics and output per channel in one task
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
     "winograd"          winograd_applies, winograd_forward, winograd_backward, winograd_release: the
                         Winograd F(2x2, 3x3) convolution for the 3x3 stride-1 layers ``winograd_applies`` accepts
@@ -32,7 +33,7 @@ CAPABILITIES = {
     "fused_conv_relu_maxpool": ("conv2d_direct_relu_maxpool", "conv2d_direct_backward"),
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
     "hardtanh": ("hardtanh_forward", "hardtanh_backward", "HARDTANH_MIN_SIZE"),
-    "batch_norm": ("batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
+    "batch_norm": ("batch_norm_applies", "batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
     "cols_pool": ("release_cols",),
     "winograd": ("winograd_applies", "winograd_forward", "winograd_backward", "winograd_release"),
 }

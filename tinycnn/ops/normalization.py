@@ -70,7 +70,8 @@ class BatchNormTrain(Function):
         xp = get_array_module(x)
         x3 = _as3(x)
         m = x3.shape[0] * x3.shape[2]
-        self.kern = fast_path(x, "batch_norm", "BATCH_NORM_MIN_SIZE")
+        kern = fast_path(x, "batch_norm", "BATCH_NORM_MIN_SIZE")
+        self.kern = kern if kern is not None and kern.batch_norm_applies(x3.shape) else None
         if self.kern is not None:
             x3 = xp.ascontiguousarray(x3)                  # once, not again in backward
             y3, mean, var, s = self.kern.batch_norm_forward(x3, w, b, eps)
