@@ -15,7 +15,7 @@ from tinycnn.ops import conv as conv_ops
 from tinycnn.ops import fused as fused_ops
 from tinycnn.train import TrainConfig, Trainer
 
-FAST_MODULES = ("tinycnn.accel.numba_kernels", "tinycnn.accel.numba_direct")
+FAST_MODULES = ("tinycnn.accel.numba_kernels", "tinycnn.accel.numba_direct", "tinycnn.accel.numba_depthwise")
 # every function an op may call on a kernel set: the required ones and every fast path's
 KERNEL_FUNCTIONS = tuple(dict.fromkeys(
     [*interface.REQUIRED, *(fn for fns in interface.CAPABILITIES.values() for fn in fns)]))

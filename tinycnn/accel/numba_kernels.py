@@ -9,8 +9,9 @@ the compilation. This module imports numba at import time; ``tinycnn.kernels`` i
 installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
-(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``,
-one-pass ReLU and hardtanh, training-mode batch norm of ``numba_norm.py``, the buffer pool ``cols_pool.py``).
+(the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``, the
+depthwise one of ``numba_depthwise.py``, one-pass ReLU and hardtanh, training-mode batch norm of
+``numba_norm.py``, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from numba import njit, prange
 from ..kernels.interface import CAPABILITIES
 from ..kernels.numpy_kernels import avg_pool_divisor, conv_out_size
 from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "cols_pool" capability)
+from .numba_depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward,  # noqa: F401
+                              depthwise_conv_applies)
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
 from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_backward,  # noqa: F401
                          batch_norm_forward)
+from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
 from .threads import run_memory_bound
 from .winograd import release as winograd_release  # noqa: F401  (the "winograd" capability)
 from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401

@@ -170,224 +170,211 @@ def _load(p, row, q, w, valid, zero):
 
 
 def _input_item(x, v, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b); item = n*C + c."""
+    """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b); item = n*C + c.
+
+    B^T acts on the block's columns, and neighbouring tiles share two columns: per tile row, every column q
+    of the four input rows is transformed once, into s[r, q] (r = row of B^T d), then the tiles' rows of
+    (B^T d) B are s[r, 2b] - s[r, 2b+2], s[r, 2b+1] + s[r, 2b+2], s[r, 2b+2] - s[r, 2b+1],
+    s[r, 2b+1] - s[r, 2b+3]: loops over b with unit-stride stores, which LLVM vectorises."""
     zero = _zero_of(x)
     n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
     n, c = item // n_ch, item % n_ch
     n_t = d[D_N] * th * tw
+    step = n_ch * n_t
     plane = item * h * w
+    span = 2 * tw + 2
+    s = np.full((4, span), zero)                       # (in x's dtype: zero is)
     for a in range(th):
         r0 = 2 * a - pt
-        rows = (plane + r0 * w, plane + (r0 + 1) * w, plane + (r0 + 2) * w, plane + (r0 + 3) * w)
-        ok0, ok1, ok2, ok3 = 0 <= r0 < h, 0 <= r0 + 1 < h, 0 <= r0 + 2 < h, 0 <= r0 + 3 < h
-        for b in range(tw):
-            q0 = 2 * b - pl
-            t = (n * th + a) * tw + b
-            o = c * n_t + t                       # v[0, c, t]; v[xi, c, t] is o + xi * C * T
-            step = n_ch * n_t
-            for k in range(4):                    # column k of B^T d: t0..t3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-                q = q0 + k
-                d0 = _load(x, rows[0], q, w, ok0, zero)
-                d1 = _load(x, rows[1], q, w, ok1, zero)
-                d2 = _load(x, rows[2], q, w, ok2, zero)
-                d3 = _load(x, rows[3], q, w, ok3, zero)
-                if k == 0:
-                    a0, a1, a2, a3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-                elif k == 1:
-                    b0, b1, b2, b3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-                elif k == 2:
-                    c0, c1, c2, c3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-                else:
-                    e0, e1, e2, e3 = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-            # row r of (B^T d) B from the columns (a, b, c, e): a - c, b + c, c - b, b - e
-            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a0 - c0, b0 + c0, c0 - b0, b0 - e0
-            o += 4 * step
-            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a1 - c1, b1 + c1, c1 - b1, b1 - e1
-            o += 4 * step
-            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a2 - c2, b2 + c2, c2 - b2, b2 - e2
-            o += 4 * step
-            v[o], v[o + step], v[o + 2 * step], v[o + 3 * step] = a3 - c3, b3 + c3, c3 - b3, b3 - e3
+        for q in range(span):
+            col = q - pl
+            inside = 0 <= col < w
+            d0 = x[plane + r0 * w + col] if inside and 0 <= r0 < h else zero
+            d1 = x[plane + (r0 + 1) * w + col] if inside and 0 <= r0 + 1 < h else zero
+            d2 = x[plane + (r0 + 2) * w + col] if inside and 0 <= r0 + 2 < h else zero
+            d3 = x[plane + (r0 + 3) * w + col] if inside and 0 <= r0 + 3 < h else zero
+            s[0, q], s[1, q], s[2, q], s[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+        o = c * n_t + (n * th + a) * tw                   # v[0, c, t] of the row's first tile
+        for r in range(4):
+            p0, p1, p2, p3 = o + 4 * r * step, o + (4 * r + 1) * step, o + (4 * r + 2) * step, o + (4 * r + 3) * step
+            for b in range(tw):
+                v[p0 + b] = s[r, 2 * b] - s[r, 2 * b + 2]
+            for b in range(tw):
+                v[p1 + b] = s[r, 2 * b + 1] + s[r, 2 * b + 2]
+            for b in range(tw):
+                v[p2 + b] = s[r, 2 * b + 2] - s[r, 2 * b + 1]
+            for b in range(tw):
+                v[p3 + b] = s[r, 2 * b + 1] - s[r, 2 * b + 3]
 
 
 def _output_item(m, bias, y, _f4, _f5, _f6, _f7, _i32, d, item):
-    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] inside the output; item = n*Cout + o."""
+    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] inside the output; item = n*Cout + o.
+    Per tile row, s[i, k, b] = (A^T M)[i, k] of tile b in loops over b (unit stride), then the two output
+    rows from them."""
+    zero = _zero_of(m)
     n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
     n, o = item // n_out, item % n_out
     n_t = d[D_N] * th * tw
     step = n_out * n_t
     bo = bias[o]
     plane = item * oh * ow
+    s = np.full((2, 4, tw), zero)
     for a in range(th):
-        for b in range(tw):
-            p = o * n_t + (n * th + a) * tw + b   # m[0, o, t]
-            m00, m01, m02, m03 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
-            p += 4 * step
-            m10, m11, m12, m13 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
-            p += 4 * step
-            m20, m21, m22, m23 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
-            p += 4 * step
-            m30, m31, m32, m33 = m[p], m[p + step], m[p + 2 * step], m[p + 3 * step]
-            s00, s01, s02, s03 = m00 + m10 + m20, m01 + m11 + m21, m02 + m12 + m22, m03 + m13 + m23   # A^T M
-            s10, s11, s12, s13 = m10 - m20 - m30, m11 - m21 - m31, m12 - m22 - m32, m13 - m23 - m33
-            r, q = 2 * a, 2 * b
-            top = plane + r * ow + q
-            y[top] = bo + s00 + s01 + s02                                                         # (A^T M) A
-            if q + 1 < ow:
-                y[top + 1] = bo + s01 - s02 - s03
-            if r + 1 < oh:
-                y[top + ow] = bo + s10 + s11 + s12
-                if q + 1 < ow:
-                    y[top + ow + 1] = bo + s11 - s12 - s13
+        p = o * n_t + (n * th + a) * tw                   # m[0, o, t] of the row's first tile
+        for k in range(4):                                # A^T M: rows m0 + m1 + m2 and m1 - m2 - m3
+            p0, p1, p2, p3 = p + k * step, p + (4 + k) * step, p + (8 + k) * step, p + (12 + k) * step
+            for b in range(tw):
+                s[0, k, b] = m[p0 + b] + m[p1 + b] + m[p2 + b]
+            for b in range(tw):
+                s[1, k, b] = m[p1 + b] - m[p2 + b] - m[p3 + b]
+        for i in range(2):                                # (A^T M) A: columns s0 + s1 + s2 and s1 - s2 - s3
+            r = 2 * a + i
+            if r >= oh:
+                break
+            row = plane + r * ow
+            for b in range(ow // 2):
+                y[row + 2 * b] = bo + s[i, 0, b] + s[i, 1, b] + s[i, 2, b]
+                y[row + 2 * b + 1] = bo + s[i, 1, b] - s[i, 2, b] - s[i, 3, b]
+            if ow % 2:                                    # the last half tile's left column
+                b = tw - 1
+                y[row + 2 * b] = bo + s[i, 0, b] + s[i, 1, b] + s[i, 2, b]
 
 
 def _grad_output_item(gy, dm, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b), zeros past the output; item = n*Cout + o."""
+    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b), zeros past the output; item =
+    n*Cout + o. Per tile row, u[r, q] = (A gY)[r] over the columns q (rows g0, g0 + g1, g0 - g1, -g1 of
+    the two gy rows), then u A^T per tile (columns u[2b], u[2b] + u[2b+1], u[2b] - u[2b+1], -u[2b+1])."""
     zero = _zero_of(gy)
     n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
     n, o = item // n_out, item % n_out
     n_t = d[D_N] * th * tw
     step = n_out * n_t
     plane = item * oh * ow
+    u = np.full((4, 2 * tw), zero)
     for a in range(th):
         r = 2 * a
-        ok1 = r + 1 < oh
-        for b in range(tw):
-            q = 2 * b
-            g00 = gy[plane + r * ow + q]
-            g01 = _load(gy, plane + r * ow, q + 1, ow, True, zero)
-            g10 = _load(gy, plane + (r + 1) * ow, q, ow, ok1, zero)
-            g11 = _load(gy, plane + (r + 1) * ow, q + 1, ow, ok1, zero)
-            p = o * n_t + (n * th + a) * tw + b
-            # u = A gY, rows: g0, g0 + g1, g0 - g1, -g1; then u A^T, columns: u0, u0 + u1, u0 - u1, -u1
-            u0, u1 = g00, g01
-            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
-            p += 4 * step
-            u0, u1 = g00 + g10, g01 + g11
-            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
-            p += 4 * step
-            u0, u1 = g00 - g10, g01 - g11
-            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
-            p += 4 * step
-            u0, u1 = -g10, -g11
-            dm[p], dm[p + step], dm[p + 2 * step], dm[p + 3 * step] = u0, u0 + u1, u0 - u1, -u1
+        second = r + 1 < oh
+        for q in range(2 * tw):
+            g0 = gy[plane + r * ow + q] if q < ow else zero
+            g1 = gy[plane + (r + 1) * ow + q] if second and q < ow else zero
+            u[0, q], u[1, q], u[2, q], u[3, q] = g0, g0 + g1, g0 - g1, -g1
+        p = o * n_t + (n * th + a) * tw
+        for k in range(4):
+            p0, p1, p2, p3 = p + 4 * k * step, p + (4 * k + 1) * step, p + (4 * k + 2) * step, p + (4 * k + 3) * step
+            for b in range(tw):
+                dm[p0 + b] = u[k, 2 * b]
+            for b in range(tw):
+                dm[p1 + b] = u[k, 2 * b] + u[k, 2 * b + 1]
+            for b in range(tw):
+                dm[p2 + b] = u[k, 2 * b] - u[k, 2 * b + 1]
+            for b in range(tw):
+                dm[p3 + b] = -u[k, 2 * b + 1]
 
 
 def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
     """gx[n, c] = the sum over tiles of B dV[., c, t] B^T at the tile's block, cropped to the input (the
-    padding's share is dropped); item = n*C + c, which alone writes plane (n, c)."""
+    padding's share is dropped); item = n*C + c, which alone writes plane (n, c). The adjoint of
+    ``_input_item``, step by step: per tile row, sbar[r, q] collects the columns' gradients from the tiles
+    (one loop over b per term: no two iterations touch one element), then B's columns spread them over the
+    four input rows."""
     zero = _zero_of(gx)
     n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
     n, c = item // n_ch, item % n_ch
     n_t = d[D_N] * th * tw
     step = n_ch * n_t
     plane = item * h * w
+    span = 2 * tw + 2
+    sbar = np.full((4, span), zero)
     for i in range(h * w):
         gx[plane + i] = zero
     for a in range(th):
         r0 = 2 * a - pt
-        for b in range(tw):
-            q0 = 2 * b - pl
-            p = c * n_t + (n * th + a) * tw + b
-            for k in range(4):                    # column k of B dV: rows of B (p0 = e0, p1 = e1 - e2 + e3, ...)
-                e0, e1, e2, e3 = dv[p + k * step], dv[p + (4 + k) * step], dv[p + (8 + k) * step], \
-                    dv[p + (12 + k) * step]
-                if k == 0:
-                    a0, a1, a2, a3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-                elif k == 1:
-                    b0, b1, b2, b3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-                elif k == 2:
-                    c0, c1, c2, c3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-                else:
-                    f0, f1, f2, f3 = e0, e1 - e2 + e3, e1 + e2 - e0, -e3
-            for i in range(4):                    # row i of (B dV) B^T: a, b - c + f, b + c - a, -f
-                r = r0 + i
-                if r < 0 or r >= h:
-                    continue
-                if i == 0:
-                    s0, s1, s2, s3 = a0, b0 - c0 + f0, b0 + c0 - a0, -f0
-                elif i == 1:
-                    s0, s1, s2, s3 = a1, b1 - c1 + f1, b1 + c1 - a1, -f1
-                elif i == 2:
-                    s0, s1, s2, s3 = a2, b2 - c2 + f2, b2 + c2 - a2, -f2
-                else:
-                    s0, s1, s2, s3 = a3, b3 - c3 + f3, b3 + c3 - a3, -f3
-                row = plane + r * w
-                if 0 <= q0 < w:
-                    gx[row + q0] += s0
-                if 0 <= q0 + 1 < w:
-                    gx[row + q0 + 1] += s1
-                if 0 <= q0 + 2 < w:
-                    gx[row + q0 + 2] += s2
-                if 0 <= q0 + 3 < w:
-                    gx[row + q0 + 3] += s3
+        for r in range(4):
+            for q in range(span):
+                sbar[r, q] = zero
+        o = c * n_t + (n * th + a) * tw
+        for r in range(4):       # adjoint of v0 = s[2b] - s[2b+2], v1 = s[2b+1] + s[2b+2], v2 = s[2b+2] - s[2b+1],
+            p0, p1, p2, p3 = o + 4 * r * step, o + (4 * r + 1) * step, o + (4 * r + 2) * step, o + (4 * r + 3) * step
+            for b in range(tw):  # v3 = s[2b+1] - s[2b+3]
+                sbar[r, 2 * b] += dv[p0 + b]
+            for b in range(tw):
+                sbar[r, 2 * b + 1] += dv[p1 + b] - dv[p2 + b] + dv[p3 + b]
+            for b in range(tw):
+                sbar[r, 2 * b + 2] += dv[p1 + b] + dv[p2 + b] - dv[p0 + b]
+            for b in range(tw):
+                sbar[r, 2 * b + 3] -= dv[p3 + b]
+        # adjoint of s = (d0 - d2, d1 + d2, d2 - d1, d1 - d3): row i of the block gets
+        # s0, s1 - s2 + s3, s1 + s2 - s0, -s3
+        lo, hi = max(0, pl), min(span, w + pl)                # the grid columns inside the input
+        base = plane + r0 * w - pl
+        if 0 <= r0 < h:
+            for q in range(lo, hi):
+                gx[base + q] += sbar[0, q]
+        if 0 <= r0 + 1 < h:
+            for q in range(lo, hi):
+                gx[base + w + q] += sbar[1, q] - sbar[2, q] + sbar[3, q]
+        if 0 <= r0 + 2 < h:
+            for q in range(lo, hi):
+                gx[base + 2 * w + q] += sbar[1, q] + sbar[2, q] - sbar[0, q]
+        if 0 <= r0 + 3 < h:
+            for q in range(lo, hi):
+                gx[base + 3 * w + q] -= sbar[3, q]
 
 
 def _kernel_item(w, u, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item. G's rows: g0, (g0 + g1 + g2)/2,
-    (g0 - g1 + g2)/2, g2 (applied to the kernel's rows, then to the columns of G w)."""
-    half = _zero_of(w) + 0.5
+    """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item, every c in one loop per entry
+    (unit-stride stores). G's rows: g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2 (applied to the kernel's
+    rows, giving gw[r, j], then to the columns of G w)."""
+    zero = _zero_of(w)
+    half = zero + 0.5
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    for c in range(n_in):
-        p = (o * n_in + c) * 9
-        for j in range(3):                        # G w, column j
-            w0, w1, w2 = w[p + j], w[p + 3 + j], w[p + 6 + j]
-            if j == 0:
-                x0, x1, x2, x3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-            elif j == 1:
-                y0, y1, y2, y3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-            else:
-                z0, z1, z2, z3 = w0, (w0 + w1 + w2) * half, (w0 - w1 + w2) * half, w2
-        q = o * n_in + c                          # u[0, o, c]
-        for r in range(4):                        # (G w) G^T, row r from the columns (x, y, z)
-            if r == 0:
-                e0, e1, e2 = x0, y0, z0
-            elif r == 1:
-                e0, e1, e2 = x1, y1, z1
-            elif r == 2:
-                e0, e1, e2 = x2, y2, z2
-            else:
-                e0, e1, e2 = x3, y3, z3
-            base = q + 4 * r * step
-            u[base] = e0
-            u[base + step] = (e0 + e1 + e2) * half
-            u[base + 2 * step] = (e0 - e1 + e2) * half
-            u[base + 3 * step] = e2
+    gw = np.full((4, 3, n_in), zero)                      # (G w)[r, j] for every c
+    for j in range(3):
+        for c in range(n_in):
+            p = (o * n_in + c) * 9 + j
+            w0, w1, w2 = w[p], w[p + 3], w[p + 6]
+            gw[0, j, c] = w0
+            gw[1, j, c] = (w0 + w1 + w2) * half
+            gw[2, j, c] = (w0 - w1 + w2) * half
+            gw[3, j, c] = w2
+    for r in range(4):                                    # (G w) G^T, row r
+        q = o * n_in + 4 * r * step
+        for c in range(n_in):
+            u[q + c] = gw[r, 0, c]
+        for c in range(n_in):
+            u[q + step + c] = (gw[r, 0, c] + gw[r, 1, c] + gw[r, 2, c]) * half
+        for c in range(n_in):
+            u[q + 2 * step + c] = (gw[r, 0, c] - gw[r, 1, c] + gw[r, 2, c]) * half
+        for c in range(n_in):
+            u[q + 3 * step + c] = gw[r, 2, c]
 
 
 def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """gw[o, c] = G^T dU[., o, c] G for output channel o = item. G^T's rows: (1, 1/2, 1/2, 0),
-    (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
-    half = _zero_of(du) + 0.5
+    """gw[o, c] = G^T dU[., o, c] G for output channel o = item, every c in one loop per entry. G^T's rows:
+    (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
+    zero = _zero_of(du)
+    half = zero + 0.5
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    for c in range(n_in):
-        q = o * n_in + c
-        for k in range(4):                        # G^T dU, column k
-            e0, e1, e2, e3 = du[q + k * step], du[q + (4 + k) * step], du[q + (8 + k) * step], \
-                du[q + (12 + k) * step]
-            p0, p1, p2 = e0 + (e1 + e2) * half, (e1 - e2) * half, (e1 + e2) * half + e3
-            if k == 0:
-                x0, x1, x2 = p0, p1, p2
-            elif k == 1:
-                y0, y1, y2 = p0, p1, p2
-            elif k == 2:
-                z0, z1, z2 = p0, p1, p2
-            else:
-                t0, t1, t2 = p0, p1, p2
-        p = q * 9
-        for i in range(3):                        # (G^T dU) G, row i from the columns (x, y, z, t)
-            if i == 0:
-                e0, e1, e2, e3 = x0, y0, z0, t0
-            elif i == 1:
-                e0, e1, e2, e3 = x1, y1, z1, t1
-            else:
-                e0, e1, e2, e3 = x2, y2, z2, t2
-            gw[p + 3 * i] = e0 + (e1 + e2) * half
-            gw[p + 3 * i + 1] = (e1 - e2) * half
-            gw[p + 3 * i + 2] = (e1 + e2) * half + e3
+    p = np.full((3, 4, n_in), zero)                       # (G^T dU)[i, k] for every c
+    for k in range(4):
+        q0, q1, q2, q3 = o * n_in + k * step, o * n_in + (4 + k) * step, o * n_in + (8 + k) * step, \
+            o * n_in + (12 + k) * step
+        for c in range(n_in):
+            e0, e1, e2, e3 = du[q0 + c], du[q1 + c], du[q2 + c], du[q3 + c]
+            p[0, k, c] = e0 + (e1 + e2) * half
+            p[1, k, c] = (e1 - e2) * half
+            p[2, k, c] = (e1 + e2) * half + e3
+    for i in range(3):                                    # (G^T dU) G, row i
+        for c in range(n_in):
+            base = (o * n_in + c) * 9 + 3 * i
+            e0, e1, e2, e3 = p[i, 0, c], p[i, 1, c], p[i, 2, c], p[i, 3, c]
+            gw[base] = e0 + (e1 + e2) * half
+            gw[base + 1] = (e1 - e2) * half
+            gw[base + 2] = (e1 + e2) * half + e3
 
 
 _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")

@@ -12,6 +12,8 @@ it, not in the middle of a backward pass.
                         avg_pool2d_backward
     "direct_conv"       direct_conv_applies, conv2d_direct_forward, conv2d_direct_backward: the im2col-free
                         convolution for the layers ``direct_conv_applies`` accepts
+    "depthwise_conv"    depthwise_conv_applies, depthwise_conv2d_forward, depthwise_conv2d_backward: the
+                        im2col-free convolution of depthwise layers (groups = C_in, MobileNet's)
     "fused_conv_relu_maxpool"  conv2d_direct_relu_maxpool (and the direct backward with ``pooled=``)
     "relu"              relu_forward, relu_backward, RELU_MIN_SIZE: one-pass ReLU for large arrays
     "hardtanh"          hardtanh_forward, hardtanh_backward, HARDTANH_MIN_SIZE: the same for hardtanh / ReLU6
@@ -19,6 +21,8 @@ it, not in the middle of a backward pass.
                         training-mode batch norm of the (N, C, L) layouts ``batch_norm_applies`` accepts,
                         statistics and output per channel in one task
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
+    "pointwise_conv"    pointwise_conv_applies, pointwise_conv2d_forward, pointwise_conv2d_backward: 1x1
+                        convolutions as one product per image, without im2col
     "winograd"          winograd_applies, winograd_forward, winograd_backward, winograd_release: the
                         Winograd F(2x2, 3x3) convolution for the 3x3 stride-1 layers ``winograd_applies`` accepts
 """
@@ -30,11 +34,13 @@ REQUIRED = ("im2col", "col2im", "max_pool2d_forward", "max_pool2d_backward", "av
             "avg_pool2d_backward")
 CAPABILITIES = {
     "direct_conv": ("direct_conv_applies", "conv2d_direct_forward", "conv2d_direct_backward"),
+    "depthwise_conv": ("depthwise_conv_applies", "depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "fused_conv_relu_maxpool": ("conv2d_direct_relu_maxpool", "conv2d_direct_backward"),
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
     "hardtanh": ("hardtanh_forward", "hardtanh_backward", "HARDTANH_MIN_SIZE"),
     "batch_norm": ("batch_norm_applies", "batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
     "cols_pool": ("release_cols",),
+    "pointwise_conv": ("pointwise_conv_applies", "pointwise_conv2d_forward", "pointwise_conv2d_backward"),
     "winograd": ("winograd_applies", "winograd_forward", "winograd_backward", "winograd_release"),
 }
 

@@ -54,6 +54,16 @@ class Conv2dFunction(Function):
     instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
     float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
 
+    1x1 path (Numba set, 1x1 kernel, no padding, one group: MobileNet's pointwise layers, ResNet's shortcuts):
+    cols would be x with two axes swapped, so each image is one product W2 @ x[n] instead, no copies
+    (``accel/pointwise.py``). Tests check it against this path in float64; ``conv_direct=False`` turns it off.
+
+    Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
+    kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
+    channel c = o // m per output channel o, each output plane summed straight from its input plane, where
+    im2col would copy the input kh*kw times for C tiny GEMMs (``accel/numba_depthwise.py`` derives the index
+    mapping). Tests check it against this im2col path in float64; ``conv_direct=False`` turns it off too.
+
     Which input gradient runs is the ``conv_backward`` setting of ``tinycnn.config`` ("col2im" by default:
     measured faster in benchmarks/conv_bench.py, no zero-inserted gradient to unfold).
     """
@@ -61,19 +71,22 @@ class Conv2dFunction(Function):
     def forward(self, x, w, b=None, *, stride, padding, dilation, groups):
         kern = get_kernels(x)
         self.params = (stride, padding, dilation, groups)
-        self.direct = (get_config().conv_direct and "direct_conv" in kern.PROVIDES
-                       and kern.direct_conv_applies(x.shape, w.shape, stride, dilation, groups))
-        if self.direct:                      # no cols: backward recomputes the shifted rows from x
-            self.x, self.w, self.x_shape = x, w, x.shape
+        self.path = fast_conv_path(kern, x.shape, w.shape, stride, padding, dilation, groups)
+        self.w, self.x_shape = w, x.shape
+        if self.path == "direct":            # no cols: backward recomputes the shifted rows from x
+            self.x = x
             return kern.conv2d_direct_forward(x, w, b, padding)
-        self.winograd = (get_config().conv_winograd and "winograd" in kern.PROVIDES
-                         and kern.winograd_applies(x.shape, w.shape, stride, padding, dilation, groups))
-        if self.winograd:                    # keeps the transformed input V instead of cols
+        if self.path == "winograd":          # keeps the transformed input V instead of cols
             y, self.u, self.v = kern.winograd_forward(x, w, b, padding)
-            self.x_shape, self.w_shape = x.shape, w.shape
             if not self.needs_input_grad:    # no graph (inference): V goes back to the pool at once
                 kern.winograd_release(self.__dict__.pop("v"))
             return y
+        if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
+            y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
+            return y
+        if self.path == "depthwise":         # no cols either: backward reads x again
+            self.x = x
+            return kern.depthwise_conv2d_forward(x, w, b, stride, padding, dilation)
         n, c, h, wd = x.shape
         cout, cg, kh, kw = w.shape
         cols = kern.im2col(x, (kh, kw), stride, padding, dilation)           # (C*kh*kw, N*L)
@@ -90,7 +103,7 @@ class Conv2dFunction(Function):
             out[...] = y                                                       # the transpose copy
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
-        self.cols, self.w, self.x_shape = cols, w, x.shape
+        self.cols = cols
         if not self.needs_input_grad and "cols_pool" in kern.PROVIDES:   # inference: reuse cols at once
             kern.release_cols(self.__dict__.pop("cols"))
         return out
@@ -99,12 +112,18 @@ class Conv2dFunction(Function):
         stride, padding, dilation, groups = self.params
         need_x, need_w = self.needs_input_grad[0], self.needs_input_grad[1]
         need_b = len(self.needs_input_grad) > 2 and self.needs_input_grad[2]
-        if self.direct:
+        if self.path == "direct":
             return self._direct_backward(gy, padding, need_x, need_w, need_b)
-        if self.winograd:
-            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w_shape, padding,
+        if self.path == "pointwise":
+            return get_kernels(gy).pointwise_conv2d_backward(gy, self.xs, self.w, self.x_shape, stride,
+                                                             need_x=need_x, need_w=need_w, need_b=need_b)
+        if self.path == "winograd":
+            gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.v, self.x_shape, self.w.shape, padding,
                                                        need_x=need_x, need_w=need_w)
             return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
+        if self.path == "depthwise":
+            return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
+                                                             need_x=need_x, need_w=need_w, need_b=need_b)
         w, cols = self.w, self.cols
         cout, cg, kh, kw = w.shape
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
@@ -137,6 +156,26 @@ class Conv2dFunction(Function):
         gx, gw, gb = get_kernels(gy).conv2d_direct_backward(gy, self.x, self.w, self.x_shape, padding,
                                                             need_x=need_x, need_w=need_w or need_b)
         return gx, (gw if need_w else None), (gb if need_b else None)
+
+
+def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
+    """Which im2col-free path of the kernel set ``kern`` computes this layer under the current
+    ``tinycnn.config``: "direct", "winograd", "pointwise", "depthwise", or None for im2col (see
+    Conv2dFunction)."""
+    settings = get_config()
+    if settings.conv_direct and "direct_conv" in kern.PROVIDES \
+            and kern.direct_conv_applies(x_shape, w_shape, stride, dilation, groups):
+        return "direct"
+    if settings.conv_winograd and "winograd" in kern.PROVIDES \
+            and kern.winograd_applies(x_shape, w_shape, stride, padding, dilation, groups):
+        return "winograd"
+    if settings.conv_direct and "pointwise_conv" in kern.PROVIDES \
+            and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups):
+        return "pointwise"
+    if settings.conv_direct and "depthwise_conv" in kern.PROVIDES \
+            and kern.depthwise_conv_applies(x_shape, w_shape, groups):
+        return "depthwise"
+    return None
 
 
 def conv_input_grad_rot180(gy, w, x_shape, stride, padding, dilation, groups):
