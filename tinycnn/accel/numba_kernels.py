@@ -10,7 +10,8 @@ installed and wanted.
 
 It is the "numba" kernel set of ``tinycnn/kernels/interface.py``: the required functions, and every fast path
 (the direct and fused convolutions of ``numba_direct.py``, the Winograd convolution of ``winograd.py``, the
-depthwise one of ``numba_depthwise.py``, a one-pass ReLU, the buffer pool ``cols_pool.py``).
+depthwise one of ``numba_depthwise.py``, one-pass ReLU and hardtanh, training-mode batch norm of
+``numba_norm.py``, the buffer pool ``cols_pool.py``).
 """
 from __future__ import annotations
 
@@ -25,7 +26,10 @@ from .numba_depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forwar
 from .numba_direct import (conv2d_direct_backward, conv2d_direct_forward,  # noqa: F401
                            conv2d_direct_input_grad, conv2d_direct_relu_maxpool, conv2d_direct_weight_grad,
                            direct_conv_applies)
+from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_backward,  # noqa: F401
+                         batch_norm_forward)
 from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
+from .threads import run_memory_bound
 from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
@@ -348,17 +352,45 @@ def _relu_bwd(gy, mask, gx):
 
 
 def relu_forward(x):
-    """(y, mask) = (np.maximum(x, 0), x > 0) in one parallel pass."""
+    """(y, mask) = (np.maximum(x, 0), x > 0) in one pass (on ``MEMORY_BOUND_THREADS``: accel/threads.py)."""
     xc = np.ascontiguousarray(x)
     y = np.empty_like(xc)
     mask = np.empty(xc.shape, dtype=np.bool_)
-    _relu_fwd(xc.reshape(-1), y.reshape(-1), mask.reshape(-1))
+    run_memory_bound(_relu_fwd, xc.reshape(-1), y.reshape(-1), mask.reshape(-1))
     return y, mask
 
 
 def relu_backward(gy, mask):
-    """gy * mask in one parallel pass."""
+    """gy * mask in one pass."""
     gc = np.ascontiguousarray(gy)
     gx = np.empty_like(gc)
-    _relu_bwd(gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
+    run_memory_bound(_relu_bwd, gc.reshape(-1), np.ascontiguousarray(mask).reshape(-1), gx.reshape(-1))
     return gx
+
+
+# ---- hardtanh / ReLU6 (MobileNetV2's activation), the same scheme as ReLU ------------------------------------
+HARDTANH_MIN_SIZE = RELU_MIN_SIZE
+
+
+@njit(parallel=True, cache=True)
+def _hardtanh_fwd(x, lo, hi, y, mask):
+    for i in prange(x.size):
+        v = x[i]
+        # exactly np.clip(v, lo, hi): NaN passes through, -0.0 stays -0.0 at lo = 0; and the mask lo < v < hi
+        t = lo if v < lo else v
+        y[i] = hi if t > hi else t
+        mask[i] = (v > lo) and (v < hi)
+
+
+def hardtanh_forward(x, min_val, max_val):
+    """(np.clip(x, min_val, max_val), (x > min_val) & (x < max_val)) in one pass. The bounds are
+    first rounded to x's dtype, as NumPy rounds Python floats."""
+    xc = np.ascontiguousarray(x)
+    y = np.empty_like(xc)
+    mask = np.empty(xc.shape, dtype=np.bool_)
+    lo, hi = xc.dtype.type(min_val), xc.dtype.type(max_val)
+    run_memory_bound(_hardtanh_fwd, xc.reshape(-1), lo, hi, y.reshape(-1), mask.reshape(-1))
+    return y, mask
+
+
+hardtanh_backward = relu_backward      # gy * mask: the same pass, whichever function made the mask

@@ -63,3 +63,25 @@ def prepare_numba_threads() -> None:
             if set_spin:
                 env.pop("GOMP_SPINCOUNT", None)
             numba.config.THREADING_LAYER_PRIORITY = priority
+
+
+# Elementwise and batch-norm kernels move many bytes per flop, and their outputs are fresh arrays whose
+# pages fault in as they are first written. On the 2-vCPU machine of benchmarks/README.md a second thread
+# gained little even in the best of 25 calls (ReLU, hardtanh and batch norm on (16, 96, 48, 48) to
+# (16, 64, 112, 112) float32: at most 0.3 ms, and one thread was faster on the largest), while other
+# processes kept the machine busy each call on two threads waited 5-10 ms for a descheduled one (ReLU6 on
+# (16, 144, 24, 24): 0.3 ms on one thread, 10 ms on two). So they run on this many of Numba's threads.
+MEMORY_BOUND_THREADS = 1
+
+
+def run_memory_bound(kernel, *args) -> None:
+    """``kernel(*args)`` (a parallel Numba kernel) on at most ``MEMORY_BOUND_THREADS`` threads; Numba's
+    thread count of this Python thread is put back afterwards."""
+    import numba  # noqa: PLC0415  (the Numba kernels are in use when this runs)
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(before, MEMORY_BOUND_THREADS))
+    try:
+        kernel(*args)
+    finally:
+        numba.set_num_threads(before)
+

@@ -60,6 +60,16 @@ def get_kernels(array=None):
     return load_numba()
 
 
+def fast_path(array, capability: str, min_size: str):
+    """The kernel set for ``array`` when it provides ``capability`` and the fast path can gain: a float32 or
+    float64 array of at least the set's ``min_size`` (an attribute name such as "RELU_MIN_SIZE") elements.
+    None otherwise, and the op runs its NumPy code."""
+    kern = get_kernels(array)
+    if capability not in kern.PROVIDES or array.dtype.name not in ("float32", "float64"):
+        return None
+    return kern if array.size >= getattr(kern, min_size) else None
+
+
 def _launcher():
     """``accel.numba_launch`` with the direct-convolution kernels registered (imports Numba)."""
     load_numba()                     # imports accel.numba_direct, which registers its kernels
@@ -89,5 +99,5 @@ def load_backend(dtype="float32") -> None:
         pass
 
 
-__all__ = ["get_kernels", "get_kernels_name", "load_numba", "numpy_kernels", "interface", "prepare",
+__all__ = ["get_kernels", "get_kernels_name", "fast_path", "load_numba", "numpy_kernels", "interface", "prepare",
            "load_backend"]

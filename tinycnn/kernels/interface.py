@@ -16,6 +16,10 @@ it, not in the middle of a backward pass.
                         im2col-free convolution of depthwise layers (groups = C_in, MobileNet's)
     "fused_conv_relu_maxpool"  conv2d_direct_relu_maxpool (and the direct backward with ``pooled=``)
     "relu"              relu_forward, relu_backward, RELU_MIN_SIZE: one-pass ReLU for large arrays
+    "hardtanh"          hardtanh_forward, hardtanh_backward, HARDTANH_MIN_SIZE: the same for hardtanh / ReLU6
+    "batch_norm"        batch_norm_applies, batch_norm_forward, batch_norm_backward, BATCH_NORM_MIN_SIZE:
+                        training-mode batch norm of the (N, C, L) layouts ``batch_norm_applies`` accepts,
+                        statistics and output per channel in one task
     "cols_pool"         release_cols: conv hands back its im2col buffer for the next im2col to reuse
     "pointwise_conv"    pointwise_conv_applies, pointwise_conv2d_forward, pointwise_conv2d_backward: 1x1
                         convolutions as one product per image, without im2col
@@ -33,6 +37,8 @@ CAPABILITIES = {
     "depthwise_conv": ("depthwise_conv_applies", "depthwise_conv2d_forward", "depthwise_conv2d_backward"),
     "fused_conv_relu_maxpool": ("conv2d_direct_relu_maxpool", "conv2d_direct_backward"),
     "relu": ("relu_forward", "relu_backward", "RELU_MIN_SIZE"),
+    "hardtanh": ("hardtanh_forward", "hardtanh_backward", "HARDTANH_MIN_SIZE"),
+    "batch_norm": ("batch_norm_applies", "batch_norm_forward", "batch_norm_backward", "BATCH_NORM_MIN_SIZE"),
     "cols_pool": ("release_cols",),
     "pointwise_conv": ("pointwise_conv_applies", "pointwise_conv2d_forward", "pointwise_conv2d_backward"),
     "winograd": ("winograd_applies", "winograd_forward", "winograd_backward"),

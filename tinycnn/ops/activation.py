@@ -12,19 +12,19 @@ from __future__ import annotations
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..errors import DimensionError
-from ..kernels import get_kernels
+from ..kernels import fast_path
 
 
 class ReLU(Function):
     """y = max(x, 0).  dy/dx = 1 where x > 0, else 0 (0 at x = 0, like PyTorch):  gx = gy * [x > 0].
 
     Large NumPy arrays with the Numba kernels go through ``relu_forward``/``relu_backward`` (the same
-    formulas in one parallel pass each; tests check bitwise equality).
+    formulas in one pass each; tests check bitwise equality).
     """
 
     def forward(self, x):
         if self.needs_input_grad:     # empty unless the graph is recorded: inference skips the mask pass
-            kern = _parallel_kernels(x)
+            kern = fast_path(x, "relu", "RELU_MIN_SIZE")
             if kern is not None:
                 y, self.mask = kern.relu_forward(x)
                 return y
@@ -32,14 +32,8 @@ class ReLU(Function):
         return get_array_module(x).maximum(x, 0)  # maximum, not where: NaN stays NaN as in PyTorch
 
     def backward(self, gy):
-        kern = _parallel_kernels(gy)
+        kern = fast_path(gy, "relu", "RELU_MIN_SIZE")
         return kern.relu_backward(gy, self.mask) if kern is not None else gy * self.mask
-
-
-def _parallel_kernels(x):
-    """The Numba kernel module when it has elementwise kernels and x is big enough to gain from them."""
-    kern = get_kernels(x)
-    return kern if "relu" in kern.PROVIDES and x.size >= kern.RELU_MIN_SIZE else None
 
 
 class LeakyReLU(Function):
@@ -76,18 +70,25 @@ class ELU(Function):
 
 
 class Hardtanh(Function):
-    """y = clamp(x, lo, hi).  dy/dx = 1 where lo < x < hi, else 0 (0 at both corners, like PyTorch).
+    """y = clamp(x, lo, hi).  dy/dx = 1 where lo < x < hi, else 0 (0 at both corners, like PyTorch):
+    gx = gy * [lo < x < hi]. A NaN input gives a NaN output (np.clip passes it through) and mask 0.
 
-    ReLU6 is hardtanh with lo = 0, hi = 6.
+    ReLU6 is hardtanh with lo = 0, hi = 6. Large NumPy arrays with the Numba kernels go through
+    ``hardtanh_forward``/``hardtanh_backward``: the same formulas in one pass each, bit for bit.
     """
 
     def forward(self, x, *, min_val, max_val):
+        kern = fast_path(x, "hardtanh", "HARDTANH_MIN_SIZE")
+        if kern is not None:
+            y, self.mask = kern.hardtanh_forward(x, min_val, max_val)
+            return y
         xp = get_array_module(x)
         self.mask = (x > min_val) & (x < max_val)
         return xp.clip(x, min_val, max_val)
 
     def backward(self, gy):
-        return gy * self.mask
+        kern = fast_path(gy, "hardtanh", "HARDTANH_MIN_SIZE")
+        return kern.hardtanh_backward(gy, self.mask) if kern is not None else gy * self.mask
 
 
 class Sigmoid(Function):

@@ -13,6 +13,7 @@ import numbers
 from ..autograd import Function, Tensor
 from ..backend import get_array_module
 from ..errors import ShapeError
+from ..kernels import fast_path
 from ._sizes import shape_str
 
 
@@ -59,12 +60,24 @@ class BatchNormTrain(Function):
         dx = (w s) * (gy - gb/M - xc * (s gw / M))
     Only x, mu and s are saved (x is held by the graph anyway): backward recomputes xc in one pass instead
     of keeping an extra (N, C, L) xhat alive between forward and backward.
+
+    Large NumPy arrays with the Numba kernels go through ``batch_norm_forward``/``batch_norm_backward``
+    (``tinycnn/accel/numba_norm.py``): these formulas, one channel per task, with the sums accumulated in
+    float64 -- equal to this code to rounding (float32: to float32 rounding of the statistics), not bitwise.
     """
 
     def forward(self, x, w=None, b=None, *, eps, running_mean=None, running_var=None, momentum=0.1):
         xp = get_array_module(x)
         x3 = _as3(x)
         m = x3.shape[0] * x3.shape[2]
+        kern = fast_path(x, "batch_norm", "BATCH_NORM_MIN_SIZE")
+        self.kern = kern if kern is not None and kern.batch_norm_applies(x3.shape) else None
+        if self.kern is not None:
+            x3 = xp.ascontiguousarray(x3)                  # once, not again in backward
+            y3, mean, var, s = self.kern.batch_norm_forward(x3, w, b, eps)
+            self.x3, self.mean, self.s, self.w, self.m = x3, mean, s, w, m
+            update_running_stats(running_mean, running_var, mean, var, m, momentum)
+            return y3.reshape(x.shape)
         mean = xp.einsum("ncl->c", x3) / m                 # stays in x's dtype
         xc = x3 - mean[:, None]
         var = xp.einsum("ncl,ncl->c", xc, xc) / m          # biased: this is what normalises
@@ -81,6 +94,10 @@ class BatchNormTrain(Function):
         xp = get_array_module(gy)
         x3, mean, s, w, m = self.x3, self.mean, self.s, self.w, self.m
         gy3 = _as3(gy)
+        if self.kern is not None:
+            gx3, gw, gb = self.kern.batch_norm_backward(gy3, x3, mean, s, w, self.needs_input_grad[0])
+            gx = None if gx3 is None else gx3.reshape(gy.shape)
+            return gx, (gw if self.needs_input_grad[1] else None), (gb if self.needs_input_grad[2] else None)
         gb = xp.einsum("ncl->c", gy3)
         xc = x3 - mean[:, None]
         gw = xp.einsum("ncl,ncl->c", gy3, xc) * s          # sum gy * xhat
