@@ -226,7 +226,7 @@ def test_hardtanh_op_calls_the_kernels_and_gradcheck_passes(calls):
     assert calls["hardtanh_forward"] > 0 and calls["hardtanh_backward"] > 0
 
 
-def test_memory_bound_kernels_put_numbas_thread_count_back():
+def test_memory_bound_kernels_put_numbas_thread_count_back(monkeypatch):
     numba = pytest.importorskip("numba")
     from tinycnn.accel import threads
 
@@ -235,9 +235,11 @@ def test_memory_bound_kernels_put_numbas_thread_count_back():
     assert numba.get_num_threads() == before
 
     def failing(*_):
-        assert numba.get_num_threads() == min(before, threads.MEMORY_BOUND_THREADS)
+        assert numba.get_num_threads() == min(before, threads.MEMORY_BOUND_THREADS or before)
         raise RuntimeError("kernel failed")
 
-    with pytest.raises(RuntimeError, match="kernel failed"):
-        threads.run_memory_bound(failing, 1)
-    assert numba.get_num_threads() == before
+    for cap in (None, 1):                        # all threads (the default), and a cap
+        monkeypatch.setattr(threads, "MEMORY_BOUND_THREADS", cap)
+        with pytest.raises(RuntimeError, match="kernel failed"):
+            threads.run_memory_bound(failing, 1)
+        assert numba.get_num_threads() == before

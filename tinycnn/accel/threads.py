@@ -65,18 +65,21 @@ def prepare_numba_threads() -> None:
             numba.config.THREADING_LAYER_PRIORITY = priority
 
 
-# Elementwise and batch-norm kernels move many bytes per flop, and their outputs are fresh arrays whose
-# pages fault in as they are first written. On the 2-vCPU machine of benchmarks/README.md a second thread
-# gained little even in the best of 25 calls (ReLU, hardtanh and batch norm on (16, 96, 48, 48) to
-# (16, 64, 112, 112) float32: at most 0.3 ms, and one thread was faster on the largest), while other
-# processes kept the machine busy each call on two threads waited 5-10 ms for a descheduled one (ReLU6 on
-# (16, 144, 24, 24): 0.3 ms on one thread, 10 ms on two). So they run on this many of Numba's threads.
-MEMORY_BOUND_THREADS = 1
+# Elementwise and batch-norm kernels move many bytes per flop. On the 2-vCPU machine of benchmarks/README.md,
+# while other processes kept it busy, each call on two threads could wait 5-10 ms for a descheduled one
+# (ReLU6 on (16, 144, 24, 24): 0.3 ms on one thread, 10 ms on two); on the same machine idle, whole training
+# steps were as fast or faster on all threads (MobileNetV2, batch 16 at 96x96: 0.249 s vs 0.275 s on one;
+# ResNet-18 at 224: 1.58 vs 1.61 s). So they run on all of Numba's threads; an int here caps them (for a
+# machine shared with other busy processes).
+MEMORY_BOUND_THREADS = None
 
 
 def run_memory_bound(kernel, *args) -> None:
-    """``kernel(*args)`` (a parallel Numba kernel) on at most ``MEMORY_BOUND_THREADS`` threads; Numba's
-    thread count of this Python thread is put back afterwards."""
+    """``kernel(*args)`` (a parallel Numba kernel) on at most ``MEMORY_BOUND_THREADS`` threads (all when it
+    is None); Numba's thread count of this Python thread is put back afterwards."""
+    if MEMORY_BOUND_THREADS is None:
+        kernel(*args)
+        return
     import numba  # noqa: PLC0415  (the Numba kernels are in use when this runs)
     before = numba.get_num_threads()
     numba.set_num_threads(min(before, MEMORY_BOUND_THREADS))
