@@ -83,14 +83,14 @@ def _tiles(x_shape, padding):
 def kernel_transform(w):
     """U (16, Cout, C) = G g G^T for every channel pair, in w's dtype."""
     u = np.empty((16, w.shape[0], w.shape[1]), dtype=w.dtype)
-    _run(_KERNEL, w.shape[0], w, u, dims=_dims((0, w.shape[1], 0, 0), w.shape))
+    _run(_KERNEL, w.shape[0], w, u, dims=_dims((0, w.shape[1], 0, 0), w.shape), scratch=12 * w.shape[1])
     return u
 
 
 def kernel_grad(du, w_shape):
     """gw (Cout, C, 3, 3) = G^T dU G, the adjoint of ``kernel_transform``."""
     gw = np.empty(w_shape, dtype=du.dtype)
-    _run(_KERNEL_GRAD, w_shape[0], du, gw, dims=_dims((0, w_shape[1], 0, 0), w_shape))
+    _run(_KERNEL_GRAD, w_shape[0], du, gw, dims=_dims((0, w_shape[1], 0, 0), w_shape), scratch=12 * w_shape[1])
     return gw
 
 
@@ -105,7 +105,7 @@ def winograd_forward(x, w, b, padding):
     release_cols(v)
     y = np.empty((n, w.shape[0], oh, ow), dtype=x.dtype)
     bias = np.zeros(w.shape[0], x.dtype) if b is None else b
-    _run(_OUTPUT, n * w.shape[0], m, bias, y, dims=dims)
+    _run_planes(_OUTPUT, w.shape[0], m, bias, y, dims=dims, scratch=8 * tw)
     release_cols(m)
     return y, u
 
@@ -116,7 +116,7 @@ def winograd_backward(gy, u, x, w_shape, padding, need_x=True, need_w=True):
     _, _, th, tw = _tiles(x.shape, padding)
     dm = _buffer((16, cout, n * th * tw), gy.dtype)
     dims = _dims(x.shape, w_shape, padding)
-    _run(_GRAD_OUTPUT, n * cout, gy, dm, dims=dims)
+    _run_planes(_GRAD_OUTPUT, cout, gy, dm, dims=dims, scratch=8 * tw)
     gw = gx = None
     if need_w:
         v = _input_transform(x, dims)                                  # again: see the module docstring
@@ -125,7 +125,7 @@ def winograd_backward(gy, u, x, w_shape, padding, need_x=True, need_w=True):
     if need_x:
         dv = matmul(u.transpose(0, 2, 1), dm, out=_buffer((16, x.shape[1], dm.shape[2]), gy.dtype))   # (16, C, T)
         gx = np.empty(x.shape, dtype=gy.dtype)
-        _run(_INPUT_GRAD, n * x.shape[1], dv, gx, dims=dims)
+        _run_planes(_INPUT_GRAD, x.shape[1], dv, gx, dims=dims, scratch=4 * (2 * tw + 2))
         release_cols(dv)
     release_cols(dm)
     return gx, gw
@@ -135,20 +135,34 @@ def _input_transform(x, dims):
     """V (16, C, T) of x, in a pooled buffer (hand it back with ``release_cols``)."""
     n, c = x.shape[0], x.shape[1]
     v = _buffer((16, c, n * int(dims[D_TH]) * int(dims[D_TW])), x.dtype)
-    _run(_INPUT, n * c, x, v, dims=dims)
+    _run_planes(_INPUT, c, x, v, dims=dims, scratch=4 * (2 * int(dims[D_TW]) + 2))
     return v
 
 
 def _dims(x_shape=(0, 0, 0, 0), w_shape=(0, 0, 3, 3), padding=(0, 0, 0, 0)):
-    """The sizes every item function reads (indices D_*)."""
+    """The sizes every item function reads (indices D_*; D_PER is set per call by ``_run_planes``)."""
     oh, ow, th, tw = _tiles(x_shape, padding)
-    return np.array([*x_shape, w_shape[0], th, tw, padding[0], padding[2], oh, ow], dtype=np.int64)
+    return np.array([*x_shape, w_shape[0], th, tw, padding[0], padding[2], oh, ow, 1], dtype=np.int64)
 
 
-def _run(kernel, n_items, *arrays, dims):
-    """kernel(n_items, ...) with the unused float slots filled (one driver signature for every kernel)."""
+ITEM_TILES = 256       # tiles an item works on at least: ResNet's 2x2 planes are one tile each, and one item
+                       # per plane spent more in per-item overhead than in the transform
+
+
+def _run_planes(kernel, n_ch, *arrays, dims, scratch):
+    """``kernel`` over (image, block of channels) items, blocks of enough channels for ``ITEM_TILES``."""
+    per = max(1, min(n_ch, -(-ITEM_TILES // int(dims[D_TH] * dims[D_TW]))))
+    dims = dims.copy()
+    dims[D_PER] = per
+    _run(kernel, int(dims[D_N]) * -(-n_ch // per), *arrays, dims=dims, scratch=scratch)
+
+
+def _run(kernel, n_items, *arrays, dims, scratch):
+    """kernel(n_items, ...) with ``scratch`` floats of workspace per item in the last float slot and the
+    unused ones empty (one driver signature for every kernel)."""
     empty = np.empty(0, arrays[0].dtype)
-    floats = [np.ascontiguousarray(a) for a in arrays] + [empty] * (7 - len(arrays))
+    ws = np.empty(n_items * scratch, arrays[0].dtype)
+    floats = [np.ascontiguousarray(a) for a in arrays] + [empty] * (6 - len(arrays)) + [ws]
     kernel(n_items, *floats, _NO_INT32, dims)
 
 
@@ -166,7 +180,7 @@ def _buffer(shape, dtype):
 # the int64 sizes ``d`` and the item number: the direct convolution's signature, so one compiled parallel
 # driver serves all of them. Arrays are flat and C-contiguous: x[n, c, r, q] is x[((n*C + c)*H + r)*W + q],
 # v[xi, c, t] is v[(xi*C + c)*T + t], with T = N*TH*TW and t = (n*TH + a)*TW + b.
-D_N, D_C, D_H, D_W, D_COUT, D_TH, D_TW, D_PT, D_PL, D_OH, D_OW = range(11)
+D_N, D_C, D_H, D_W, D_COUT, D_TH, D_TW, D_PT, D_PL, D_OH, D_OW, D_PER = range(12)
 
 
 @njit(inline="always")
@@ -175,13 +189,29 @@ def _zero_of(p):
 
 
 @njit(inline="always")
+def _channels(item, n_ch, per):
+    """(image, first channel, end channel) of a plane item: image n's channels in blocks of ``per``."""
+    blocks = (n_ch + per - 1) // per
+    n, first = item // blocks, (item % blocks) * per
+    return n, first, min(n_ch, first + per)
+
+
+@njit(inline="always")
+def _scratch(ws, item, rows, cols):
+    """The item's own (rows, cols) block of the workspace (items run in parallel: no two share one)."""
+    size = rows * cols
+    return carray(ws, ((item + 1) * size,))[item * size:].reshape((rows, cols))
+
+
+@njit(inline="always")
 def _load(p, row, q, w, valid, zero):
     """p[row + q] when the row is valid and 0 <= q < w, else 0 (the zero padding)."""
     return p[row + q] if valid and 0 <= q < w else zero
 
 
-def _input_item(x, v, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b); item = n*C + c.
+def _input_item(x, v, _f3, _f4, _f5, _f6, ws, _i32, d, item):
+    """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b), for image n and a block
+    of channels c (``_channels``).
 
     B^T acts on the block's columns, and neighbouring tiles share two columns: per tile row, every column q
     of the four input rows is transformed once, into s[r, q] (r = row of B^T d), then the tiles' rows of
@@ -189,150 +219,160 @@ def _input_item(x, v, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
     s[r, 2b+1] - s[r, 2b+3]: loops over b with unit-stride stores, which LLVM vectorises."""
     zero = _zero_of(x)
     n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
-    n, c = item // n_ch, item % n_ch
+    n, c0, c1 = _channels(item, n_ch, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_ch * n_t
-    plane = item * h * w
-    span = 2 * tw + 2
-    s = np.full((4, span), zero)                       # (in x's dtype: zero is)
-    for a in range(th):
-        r0 = 2 * a - pt
-        for q in range(span):
-            col = q - pl
-            inside = 0 <= col < w
-            d0 = x[plane + r0 * w + col] if inside and 0 <= r0 < h else zero
-            d1 = x[plane + (r0 + 1) * w + col] if inside and 0 <= r0 + 1 < h else zero
-            d2 = x[plane + (r0 + 2) * w + col] if inside and 0 <= r0 + 2 < h else zero
-            d3 = x[plane + (r0 + 3) * w + col] if inside and 0 <= r0 + 3 < h else zero
-            s[0, q], s[1, q], s[2, q], s[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
-        o = c * n_t + (n * th + a) * tw                   # v[0, c, t] of the row's first tile
-        for r in range(4):
-            p0, p1, p2, p3 = o + 4 * r * step, o + (4 * r + 1) * step, o + (4 * r + 2) * step, o + (4 * r + 3) * step
-            for b in range(tw):
-                v[p0 + b] = s[r, 2 * b] - s[r, 2 * b + 2]
-            for b in range(tw):
-                v[p1 + b] = s[r, 2 * b + 1] + s[r, 2 * b + 2]
-            for b in range(tw):
-                v[p2 + b] = s[r, 2 * b + 2] - s[r, 2 * b + 1]
-            for b in range(tw):
-                v[p3 + b] = s[r, 2 * b + 1] - s[r, 2 * b + 3]
+    for c in range(c0, c1):
+        plane = (n * n_ch + c) * h * w
+        span = 2 * tw + 2
+        s = _scratch(ws, item, 4, span)
+        for a in range(th):
+            r0 = 2 * a - pt
+            for q in range(span):
+                col = q - pl
+                inside = 0 <= col < w
+                d0 = x[plane + r0 * w + col] if inside and 0 <= r0 < h else zero
+                d1 = x[plane + (r0 + 1) * w + col] if inside and 0 <= r0 + 1 < h else zero
+                d2 = x[plane + (r0 + 2) * w + col] if inside and 0 <= r0 + 2 < h else zero
+                d3 = x[plane + (r0 + 3) * w + col] if inside and 0 <= r0 + 3 < h else zero
+                s[0, q], s[1, q], s[2, q], s[3, q] = d0 - d2, d1 + d2, d2 - d1, d1 - d3
+            o = c * n_t + (n * th + a) * tw                   # v[0, c, t] of the row's first tile
+            for r in range(4):
+                p0 = o + 4 * r * step
+                p1, p2, p3 = p0 + step, p0 + 2 * step, p0 + 3 * step
+                for b in range(tw):
+                    v[p0 + b] = s[r, 2 * b] - s[r, 2 * b + 2]
+                for b in range(tw):
+                    v[p1 + b] = s[r, 2 * b + 1] + s[r, 2 * b + 2]
+                for b in range(tw):
+                    v[p2 + b] = s[r, 2 * b + 2] - s[r, 2 * b + 1]
+                for b in range(tw):
+                    v[p3 + b] = s[r, 2 * b + 1] - s[r, 2 * b + 3]
 
 
-def _output_item(m, bias, y, _f4, _f5, _f6, _f7, _i32, d, item):
-    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] inside the output; item = n*Cout + o.
+def _output_item(m, bias, y, _f4, _f5, _f6, ws, _i32, d, item):
+    """y[n, o, 2a + i, 2b + j] = bias[o] + (A^T M[., o, t] A)[i, j] inside the output, for
+    image n and a block of output channels o (``_channels``).
     Per tile row, s[i, k, b] = (A^T M)[i, k] of tile b in loops over b (unit stride), then the two output
     rows from them."""
-    zero = _zero_of(m)
     n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
-    n, o = item // n_out, item % n_out
+    n, c0, c1 = _channels(item, n_out, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_out * n_t
-    bo = bias[o]
-    plane = item * oh * ow
-    s = np.full((2, 4, tw), zero)
-    for a in range(th):
-        p = o * n_t + (n * th + a) * tw                   # m[0, o, t] of the row's first tile
-        for k in range(4):                                # A^T M: rows m0 + m1 + m2 and m1 - m2 - m3
-            p0, p1, p2, p3 = p + k * step, p + (4 + k) * step, p + (8 + k) * step, p + (12 + k) * step
-            for b in range(tw):
-                s[0, k, b] = m[p0 + b] + m[p1 + b] + m[p2 + b]
-            for b in range(tw):
-                s[1, k, b] = m[p1 + b] - m[p2 + b] - m[p3 + b]
-        for i in range(2):                                # (A^T M) A: columns s0 + s1 + s2 and s1 - s2 - s3
-            r = 2 * a + i
-            if r >= oh:
-                break
-            row = plane + r * ow
-            for b in range(ow // 2):
-                y[row + 2 * b] = bo + s[i, 0, b] + s[i, 1, b] + s[i, 2, b]
-                y[row + 2 * b + 1] = bo + s[i, 1, b] - s[i, 2, b] - s[i, 3, b]
-            if ow % 2:                                    # the last half tile's left column
-                b = tw - 1
-                y[row + 2 * b] = bo + s[i, 0, b] + s[i, 1, b] + s[i, 2, b]
+    s = _scratch(ws, item, 8, tw)                      # s[4i + k, b] = (A^T M)[i, k] of tile b
+    for o in range(c0, c1):
+        plane = (n * n_out + o) * oh * ow
+        bo = bias[o]
+        for a in range(th):
+            p = o * n_t + (n * th + a) * tw                   # m[0, o, t] of the row's first tile
+            for k in range(4):                                # A^T M: rows m0 + m1 + m2 and m1 - m2 - m3
+                p0, p1, p2, p3 = p + k * step, p + (4 + k) * step, p + (8 + k) * step, p + (12 + k) * step
+                for b in range(tw):
+                    s[k, b] = m[p0 + b] + m[p1 + b] + m[p2 + b]
+                for b in range(tw):
+                    s[4 + k, b] = m[p1 + b] - m[p2 + b] - m[p3 + b]
+            for i in range(2):                                # (A^T M) A: columns s0 + s1 + s2 and s1 - s2 - s3
+                r = 2 * a + i
+                if r >= oh:
+                    break
+                row = plane + r * ow
+                k0 = 4 * i
+                for b in range(ow // 2):
+                    y[row + 2 * b] = bo + s[k0, b] + s[k0 + 1, b] + s[k0 + 2, b]
+                    y[row + 2 * b + 1] = bo + s[k0 + 1, b] - s[k0 + 2, b] - s[k0 + 3, b]
+                if ow % 2:                                    # the last half tile's left column
+                    b = tw - 1
+                    y[row + 2 * b] = bo + s[k0, b] + s[k0 + 1, b] + s[k0 + 2, b]
 
 
-def _grad_output_item(gy, dm, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
-    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b), zeros past the output; item =
-    n*Cout + o. Per tile row, u[r, q] = (A gY)[r] over the columns q (rows g0, g0 + g1, g0 - g1, -g1 of
-    the two gy rows), then u A^T per tile (columns u[2b], u[2b] + u[2b+1], u[2b] - u[2b+1], -u[2b+1])."""
+def _grad_output_item(gy, dm, _f3, _f4, _f5, _f6, ws, _i32, d, item):
+    """dm[xi, o, t] = (A gY A^T)[xi], gY the 2x2 block of gy at (2a, 2b), zeros past the output, for
+    image n and a block of output channels o. Per tile row, u[r, q] = (A gY)[r] over the columns q (rows
+    g0, g0 + g1, g0 - g1, -g1 of the two gy rows), then u A^T per tile (columns u[2b], u[2b] + u[2b+1],
+    u[2b] - u[2b+1], -u[2b+1])."""
     zero = _zero_of(gy)
     n_out, th, tw, oh, ow = d[D_COUT], d[D_TH], d[D_TW], d[D_OH], d[D_OW]
-    n, o = item // n_out, item % n_out
+    n, c0, c1 = _channels(item, n_out, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_out * n_t
-    plane = item * oh * ow
-    u = np.full((4, 2 * tw), zero)
-    for a in range(th):
-        r = 2 * a
-        second = r + 1 < oh
-        for q in range(2 * tw):
-            g0 = gy[plane + r * ow + q] if q < ow else zero
-            g1 = gy[plane + (r + 1) * ow + q] if second and q < ow else zero
-            u[0, q], u[1, q], u[2, q], u[3, q] = g0, g0 + g1, g0 - g1, -g1
-        p = o * n_t + (n * th + a) * tw
-        for k in range(4):
-            p0, p1, p2, p3 = p + 4 * k * step, p + (4 * k + 1) * step, p + (4 * k + 2) * step, p + (4 * k + 3) * step
-            for b in range(tw):
-                dm[p0 + b] = u[k, 2 * b]
-            for b in range(tw):
-                dm[p1 + b] = u[k, 2 * b] + u[k, 2 * b + 1]
-            for b in range(tw):
-                dm[p2 + b] = u[k, 2 * b] - u[k, 2 * b + 1]
-            for b in range(tw):
-                dm[p3 + b] = -u[k, 2 * b + 1]
+    for o in range(c0, c1):
+        plane = (n * n_out + o) * oh * ow
+        u = _scratch(ws, item, 4, 2 * tw)
+        for a in range(th):
+            r = 2 * a
+            second = r + 1 < oh
+            for q in range(2 * tw):
+                g0 = gy[plane + r * ow + q] if q < ow else zero
+                g1 = gy[plane + (r + 1) * ow + q] if second and q < ow else zero
+                u[0, q], u[1, q], u[2, q], u[3, q] = g0, g0 + g1, g0 - g1, -g1
+            p = o * n_t + (n * th + a) * tw
+            for k in range(4):
+                p0 = p + 4 * k * step
+                p1, p2, p3 = p0 + step, p0 + 2 * step, p0 + 3 * step
+                for b in range(tw):
+                    dm[p0 + b] = u[k, 2 * b]
+                for b in range(tw):
+                    dm[p1 + b] = u[k, 2 * b] + u[k, 2 * b + 1]
+                for b in range(tw):
+                    dm[p2 + b] = u[k, 2 * b] - u[k, 2 * b + 1]
+                for b in range(tw):
+                    dm[p3 + b] = -u[k, 2 * b + 1]
 
 
-def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     """gx[n, c] = the sum over tiles of B dV[., c, t] B^T at the tile's block, cropped to the input (the
-    padding's share is dropped); item = n*C + c, which alone writes plane (n, c). The adjoint of
+    padding's share is dropped), for image n and a block of channels c: the item alone writes those planes.
+    The adjoint of
     ``_input_item``, step by step: per tile row, sbar[r, q] collects the columns' gradients from the tiles
     (one loop over b per term: no two iterations touch one element), then B's columns spread them over the
     four input rows."""
     zero = _zero_of(gx)
     n_ch, h, w, th, tw, pt, pl = d[D_C], d[D_H], d[D_W], d[D_TH], d[D_TW], d[D_PT], d[D_PL]
-    n, c = item // n_ch, item % n_ch
+    n, c0, c1 = _channels(item, n_ch, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_ch * n_t
-    plane = item * h * w
-    span = 2 * tw + 2
-    sbar = np.full((4, span), zero)
-    for i in range(h * w):
-        gx[plane + i] = zero
-    for a in range(th):
-        r0 = 2 * a - pt
-        for r in range(4):
-            for q in range(span):
-                sbar[r, q] = zero
-        o = c * n_t + (n * th + a) * tw
-        for r in range(4):       # adjoint of v0 = s[2b] - s[2b+2], v1 = s[2b+1] + s[2b+2], v2 = s[2b+2] - s[2b+1],
-            p0, p1, p2, p3 = o + 4 * r * step, o + (4 * r + 1) * step, o + (4 * r + 2) * step, o + (4 * r + 3) * step
-            for b in range(tw):  # v3 = s[2b+1] - s[2b+3]
-                sbar[r, 2 * b] += dv[p0 + b]
-            for b in range(tw):
-                sbar[r, 2 * b + 1] += dv[p1 + b] - dv[p2 + b] + dv[p3 + b]
-            for b in range(tw):
-                sbar[r, 2 * b + 2] += dv[p1 + b] + dv[p2 + b] - dv[p0 + b]
-            for b in range(tw):
-                sbar[r, 2 * b + 3] -= dv[p3 + b]
-        # adjoint of s = (d0 - d2, d1 + d2, d2 - d1, d1 - d3): row i of the block gets
-        # s0, s1 - s2 + s3, s1 + s2 - s0, -s3
-        lo, hi = max(0, pl), min(span, w + pl)                # the grid columns inside the input
-        base = plane + r0 * w - pl
-        if 0 <= r0 < h:
-            for q in range(lo, hi):
-                gx[base + q] += sbar[0, q]
-        if 0 <= r0 + 1 < h:
-            for q in range(lo, hi):
-                gx[base + w + q] += sbar[1, q] - sbar[2, q] + sbar[3, q]
-        if 0 <= r0 + 2 < h:
-            for q in range(lo, hi):
-                gx[base + 2 * w + q] += sbar[1, q] + sbar[2, q] - sbar[0, q]
-        if 0 <= r0 + 3 < h:
-            for q in range(lo, hi):
-                gx[base + 3 * w + q] -= sbar[3, q]
+    for c in range(c0, c1):
+        plane = (n * n_ch + c) * h * w
+        span = 2 * tw + 2
+        sbar = _scratch(ws, item, 4, span)
+        for i in range(h * w):
+            gx[plane + i] = zero
+        for a in range(th):
+            r0 = 2 * a - pt
+            for r in range(4):
+                for q in range(span):
+                    sbar[r, q] = zero
+            o = c * n_t + (n * th + a) * tw
+            for r in range(4):       # adjoint of v0 = s[2b] - s[2b+2], v1 = s[2b+1] + s[2b+2], v2 = s[2b+2] - s[2b+1],
+                p0 = o + 4 * r * step
+                p1, p2, p3 = p0 + step, p0 + 2 * step, p0 + 3 * step
+                for b in range(tw):  # v3 = s[2b+1] - s[2b+3]
+                    sbar[r, 2 * b] += dv[p0 + b]
+                for b in range(tw):
+                    sbar[r, 2 * b + 1] += dv[p1 + b] - dv[p2 + b] + dv[p3 + b]
+                for b in range(tw):
+                    sbar[r, 2 * b + 2] += dv[p1 + b] + dv[p2 + b] - dv[p0 + b]
+                for b in range(tw):
+                    sbar[r, 2 * b + 3] -= dv[p3 + b]
+            # adjoint of s = (d0 - d2, d1 + d2, d2 - d1, d1 - d3): row i of the block gets
+            # s0, s1 - s2 + s3, s1 + s2 - s0, -s3
+            lo, hi = max(0, pl), min(span, w + pl)                # the grid columns inside the input
+            base = plane + r0 * w - pl
+            if 0 <= r0 < h:
+                for q in range(lo, hi):
+                    gx[base + q] += sbar[0, q]
+            if 0 <= r0 + 1 < h:
+                for q in range(lo, hi):
+                    gx[base + w + q] += sbar[1, q] - sbar[2, q] + sbar[3, q]
+            if 0 <= r0 + 2 < h:
+                for q in range(lo, hi):
+                    gx[base + 2 * w + q] += sbar[1, q] + sbar[2, q] - sbar[0, q]
+            if 0 <= r0 + 3 < h:
+                for q in range(lo, hi):
+                    gx[base + 3 * w + q] -= sbar[3, q]
 
 
-def _kernel_item(w, u, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+def _kernel_item(w, u, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     """u[4r + k, o, c] = (G w[o, c] G^T)[r, k] for output channel o = item, every c in one loop per entry
     (unit-stride stores). G's rows: g0, (g0 + g1 + g2)/2, (g0 - g1 + g2)/2, g2 (applied to the kernel's
     rows, giving gw[r, j], then to the columns of G w)."""
@@ -341,28 +381,29 @@ def _kernel_item(w, u, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    gw = np.full((4, 3, n_in), zero)                      # (G w)[r, j] for every c
+    gw = _scratch(ws, item, 12, n_in)                     # gw[3r + j, c] = (G w)[r, j]
     for j in range(3):
         for c in range(n_in):
             p = (o * n_in + c) * 9 + j
             w0, w1, w2 = w[p], w[p + 3], w[p + 6]
-            gw[0, j, c] = w0
-            gw[1, j, c] = (w0 + w1 + w2) * half
-            gw[2, j, c] = (w0 - w1 + w2) * half
-            gw[3, j, c] = w2
+            gw[j, c] = w0
+            gw[3 + j, c] = (w0 + w1 + w2) * half
+            gw[6 + j, c] = (w0 - w1 + w2) * half
+            gw[9 + j, c] = w2
     for r in range(4):                                    # (G w) G^T, row r
         q = o * n_in + 4 * r * step
+        g0, g1, g2 = 3 * r, 3 * r + 1, 3 * r + 2
         for c in range(n_in):
-            u[q + c] = gw[r, 0, c]
+            u[q + c] = gw[g0, c]
         for c in range(n_in):
-            u[q + step + c] = (gw[r, 0, c] + gw[r, 1, c] + gw[r, 2, c]) * half
+            u[q + step + c] = (gw[g0, c] + gw[g1, c] + gw[g2, c]) * half
         for c in range(n_in):
-            u[q + 2 * step + c] = (gw[r, 0, c] - gw[r, 1, c] + gw[r, 2, c]) * half
+            u[q + 2 * step + c] = (gw[g0, c] - gw[g1, c] + gw[g2, c]) * half
         for c in range(n_in):
-            u[q + 3 * step + c] = gw[r, 2, c]
+            u[q + 3 * step + c] = gw[g2, c]
 
 
-def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
+def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     """gw[o, c] = G^T dU[., o, c] G for output channel o = item, every c in one loop per entry. G^T's rows:
     (1, 1/2, 1/2, 0), (0, 1/2, -1/2, 0), (0, 1/2, 1/2, 1)."""
     zero = _zero_of(du)
@@ -370,19 +411,19 @@ def _kernel_grad_item(du, gw, _f3, _f4, _f5, _f6, _f7, _i32, d, item):
     n_out, n_in = d[D_COUT], d[D_C]
     o = item
     step = n_out * n_in
-    p = np.full((3, 4, n_in), zero)                       # (G^T dU)[i, k] for every c
+    p = _scratch(ws, item, 12, n_in)                      # p[4i + k, c] = (G^T dU)[i, k]
     for k in range(4):
         q0, q1, q2, q3 = o * n_in + k * step, o * n_in + (4 + k) * step, o * n_in + (8 + k) * step, \
             o * n_in + (12 + k) * step
         for c in range(n_in):
             e0, e1, e2, e3 = du[q0 + c], du[q1 + c], du[q2 + c], du[q3 + c]
-            p[0, k, c] = e0 + (e1 + e2) * half
-            p[1, k, c] = (e1 - e2) * half
-            p[2, k, c] = (e1 + e2) * half + e3
+            p[k, c] = e0 + (e1 + e2) * half
+            p[4 + k, c] = (e1 - e2) * half
+            p[8 + k, c] = (e1 + e2) * half + e3
     for i in range(3):                                    # (G^T dU) G, row i
         for c in range(n_in):
             base = (o * n_in + c) * 9 + 3 * i
-            e0, e1, e2, e3 = p[i, 0, c], p[i, 1, c], p[i, 2, c], p[i, 3, c]
+            e0, e1, e2, e3 = p[4 * i, c], p[4 * i + 1, c], p[4 * i + 2, c], p[4 * i + 3, c]
             gw[base] = e0 + (e1 + e2) * half
             gw[base + 1] = (e1 - e2) * half
             gw[base + 2] = (e1 + e2) * half + e3
