@@ -49,6 +49,31 @@ def test_conv2d_through_the_1x1_path_equals_the_im2col_path_in_float64(shape, st
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 
+@pytest.mark.parametrize("k, stride", [(3, 1), (3, 2), (5, 1)])
+def test_a_kxk_kernel_on_a_1x1_input_through_its_centre_tap_equals_the_im2col_path(k, stride, monkeypatch):
+    x = RNG.standard_normal((4, 40, 1, 1))
+    w = RNG.standard_normal((48, 40, k, k))
+    b = RNG.standard_normal(48)
+    calls = []
+    original = nk.pointwise_conv2d_forward
+    monkeypatch.setattr(nk, "pointwise_conv2d_forward", lambda *a: calls.append(1) or original(*a))
+
+    def grads(settings):
+        xt, wt, bt = (tinycnn.tensor(a, requires_grad=True) for a in (x, w, b))
+        with tinycnn.config(kernels="numba", **settings):
+            y = F.conv2d(xt, wt, bt, stride=stride, padding=k // 2)
+            (y * tinycnn.tensor(np.sin(np.arange(y.numel()).reshape(y.shape)))).sum().backward()
+        return y.numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()
+
+    fast = grads({})
+    assert calls == [1]
+    slow = grads({"conv_direct": False})
+    for got, ref in zip(fast, slow):
+        assert got.shape == ref.shape
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+    assert not np.any(np.delete(fast[2].reshape(48, 40, -1), (k * k) // 2, axis=2))   # zero off the centre
+
+
 def test_only_the_wanted_gradients_are_computed():
     x = RNG.standard_normal((2, 8, 4, 4))
     w = RNG.standard_normal((6, 8, 1, 1))
@@ -67,6 +92,10 @@ def test_which_layers_take_it():
     assert not applies((2, 64, 8, 8), (128, 64, 1, 1), (1, 1, 1, 1), 1)      # padded
     assert not applies((2, 64, 8, 8), (128, 32, 1, 1), (0, 0, 0, 0), 2)      # grouped
     assert not applies((2, 64, 8, 8), (128, 64, 3, 3), (0, 0, 0, 0), 1)
+    assert applies((2, 512, 1, 1), (512, 512, 3, 3), (1, 1, 1, 1), 1)          # the centre tap only
+    assert not applies((2, 512, 2, 2), (512, 512, 3, 3), (1, 1, 1, 1), 1)      # every tap reads a pixel
+    assert not applies((2, 512, 1, 1), (512, 512, 3, 3), (1, 1, 1, 1), 1, (2, 2))
+    assert not applies((2, 512, 1, 1), (512, 512, 3, 3), (0, 0, 0, 0), 1)
 
 
 def test_finite_differences_through_conv2d():

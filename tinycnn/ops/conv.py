@@ -167,7 +167,7 @@ def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
             and kern.winograd_applies(x_shape, w_shape, stride, padding, dilation, groups):
         return "winograd"
     if settings.conv_direct and "pointwise_conv" in kern.PROVIDES \
-            and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups):
+            and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups, dilation):
         return "pointwise"
     if settings.conv_direct and "depthwise_conv" in kern.PROVIDES \
             and kern.depthwise_conv_applies(x_shape, w_shape, groups):
