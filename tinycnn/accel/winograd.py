@@ -203,12 +203,6 @@ def _scratch(ws, item, rows, cols):
     return carray(ws, ((item + 1) * size,))[item * size:].reshape((rows, cols))
 
 
-@njit(inline="always")
-def _load(p, row, q, w, valid, zero):
-    """p[row + q] when the row is valid and 0 <= q < w, else 0 (the zero padding)."""
-    return p[row + q] if valid and 0 <= q < w else zero
-
-
 def _input_item(x, v, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     """v[xi, c, t] = (B^T d B)[xi], d the 4x4 block of image n at padded (2a, 2b), for image n and a block
     of channels c (``_channels``).
@@ -222,10 +216,10 @@ def _input_item(x, v, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     n, c0, c1 = _channels(item, n_ch, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_ch * n_t
+    span = 2 * tw + 2
+    s = _scratch(ws, item, 4, span)
     for c in range(c0, c1):
         plane = (n * n_ch + c) * h * w
-        span = 2 * tw + 2
-        s = _scratch(ws, item, 4, span)
         for a in range(th):
             r0 = 2 * a - pt
             for q in range(span):
@@ -295,9 +289,9 @@ def _grad_output_item(gy, dm, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     n, c0, c1 = _channels(item, n_out, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_out * n_t
+    u = _scratch(ws, item, 4, 2 * tw)
     for o in range(c0, c1):
         plane = (n * n_out + o) * oh * ow
-        u = _scratch(ws, item, 4, 2 * tw)
         for a in range(th):
             r = 2 * a
             second = r + 1 < oh
@@ -331,10 +325,10 @@ def _input_grad_item(dv, gx, _f3, _f4, _f5, _f6, ws, _i32, d, item):
     n, c0, c1 = _channels(item, n_ch, d[D_PER])
     n_t = d[D_N] * th * tw
     step = n_ch * n_t
+    span = 2 * tw + 2
+    sbar = _scratch(ws, item, 4, span)
     for c in range(c0, c1):
         plane = (n * n_ch + c) * h * w
-        span = 2 * tw + 2
-        sbar = _scratch(ws, item, 4, span)
         for i in range(h * w):
             gx[plane + i] = zero
         for a in range(th):
