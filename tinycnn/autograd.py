@@ -96,7 +96,7 @@ class Function:
     input's shape. ``self.needs_input_grad[i]`` tells which ones are wanted, so the rest can be skipped.
     """
 
-    inputs: tuple | None = None
+    _inputs: tuple | None = None     # per input: the object itself, or a _WeakInput for a non-leaf tensor
     needs_input_grad: tuple = ()
     attributes: dict | None = None   # the keyword parameters it was applied with (stride, padding...)
 
@@ -122,7 +122,8 @@ class Function:
             out._base = base
             out._view_fn = [cls, params, out._version_counter.value]  # to replay the view when it is stale
         if record:
-            fn.inputs = inputs
+            fn._inputs = tuple(_WeakInput(t) if isinstance(t, Tensor) and t._ctx is not None else t
+                               for t in inputs)
             fn.attributes = params     # for tools that show the graph (tinycnn.utils.graph)
             fn.input_ctx = tuple(t._ctx if isinstance(t, Tensor) else None for t in inputs)
             fn.saw_versions = tuple(t._version_counter.value if isinstance(t, Tensor) else None for t in inputs)
@@ -137,10 +138,23 @@ class Function:
     def backward(self, grad_out):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @property
+    def inputs(self) -> tuple | None:
+        """The inputs it was applied to (None once released). A non-leaf tensor input that nothing else
+        holds any more is gone (the graph keeps only what backward saved, as PyTorch's does); a stand-in of
+        its shape, dtype, version counter and grad_fn takes its place, with its values where they are still
+        in memory and zeros otherwise."""
+        if self._inputs is None:
+            return None
+        return tuple(i.tensor() if isinstance(i, _WeakInput) else i for i in self._inputs)
+
+    @inputs.setter
+    def inputs(self, value) -> None:
+        self._inputs = None if value is None else tuple(value)
+
     def release(self):
         """Drop the inputs and everything saved for backward (called after backward unless retain_graph)."""
         self.__dict__.clear()
-        self.inputs = None
 
     @property
     def name(self) -> str:
@@ -163,9 +177,12 @@ class Function:
     def check_versions(self) -> None:
         """Raise PyTorch's error when an input or the output was changed in place after this function
         was recorded and its backward would read the changed numbers."""
-        for i, (t, seen) in enumerate(zip(self.inputs, self.saw_versions)):
-            if isinstance(t, Tensor) and t._version_counter.value != seen and self.keeps_storage_of(t.array):
-                raise _modified_error(t, f"input {i}", self.name, seen)
+        for i, (t, seen) in enumerate(zip(self._inputs, self.saw_versions)):
+            if not isinstance(t, (Tensor, _WeakInput)) or t._version_counter.value == seen:
+                continue
+            array = t.array if isinstance(t, Tensor) else t.array_ref()
+            if array is not None and self.keeps_storage_of(array):
+                raise _modified_error(t if isinstance(t, Tensor) else t.tensor(), f"input {i}", self.name, seen)
         record = self.output
         out = record.tensor()
         if out is None or out._version_counter.value == record.version:
@@ -174,7 +191,47 @@ class Function:
             raise _modified_error(out, "output 0", self.name, record.version)
 
 
-_BOOKKEEPING = frozenset({"inputs", "input_ctx", "saw_versions", "output", "needs_input_grad", "attributes"})
+_BOOKKEEPING = frozenset({"_inputs", "input_ctx", "saw_versions", "output", "needs_input_grad", "attributes",
+                          "_pinned"})
+
+
+class _WeakInput:
+    """What a function keeps of a non-leaf tensor input: a weak reference to it, so that its array can be
+    freed once nothing else holds it (the function keeps what its backward needs), and what backward reads of
+    it: shape, dtype, version counter, grad_fn (``Function.inputs`` makes a stand-in from these). A tensor
+    with hooks or ``retain_grad`` is held by its grad_fn until backward (``_pin``)."""
+
+    __slots__ = ("ref", "array_ref", "xp", "shape", "dtype", "_version_counter", "ctx", "requires_grad",
+                 "stand_in")
+
+    def __init__(self, t: "Tensor"):
+        self.ref = weakref.ref(t)
+        try:
+            self.array_ref = weakref.ref(t.array)
+        except TypeError:                      # an array type without weak references: keep it
+            self.array_ref = lambda array=t.array: array
+        self.xp, self.shape, self.dtype = get_array_module(t.array), t.array.shape, t.array.dtype
+        self._version_counter = t._version_counter
+        self.ctx, self.requires_grad, self.stand_in = t._ctx, t.requires_grad, None
+
+    def tensor(self) -> "Tensor":
+        t = self.ref()
+        if t is not None:
+            return t
+        if self.stand_in is None:
+            array = self.array_ref()
+            if array is None:
+                array = self.xp.broadcast_to(self.xp.zeros((), dtype=self.dtype), self.shape)
+            t = Tensor(array)
+            t._ctx, t.requires_grad, t._version_counter = self.ctx, self.requires_grad, self._version_counter
+            self.stand_in = t
+        return self.stand_in
+
+
+def _pin(t: "Tensor") -> None:
+    """Keep the non-leaf ``t`` alive as long as the function that made it (hooks, retain_grad need it)."""
+    if t._ctx is not None:
+        t._ctx.__dict__.setdefault("_pinned", []).append(t)
 
 
 class _OutputRecord:
@@ -408,6 +465,8 @@ class Tensor:
 
     def retain_grad(self) -> "Tensor":
         """Keep ``.grad`` of this non-leaf tensor after backward (leaves always keep theirs)."""
+        if not self._retains_grad:
+            _pin(self)
         self._retains_grad = True
         return self
 
@@ -423,6 +482,7 @@ class Tensor:
                                "gradient")
         if self._backward_hooks is None:
             self._backward_hooks = OrderedDict()
+            _pin(self)
         handle = RemovableHandle(self._backward_hooks)
         self._backward_hooks[handle.id] = hook
         return handle
