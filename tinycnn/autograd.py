@@ -13,6 +13,11 @@ backward, the gradient would be computed from overwritten numbers, so backward s
 An edge of the graph remembers the function that had made its input when it was recorded, so an in-place
 op that gives a tensor a new ``grad_fn`` (``y += 1``) does not re-route the gradients of earlier consumers.
 
+Memory: the graph holds leaf inputs (parameters, data) and what each function saved for its backward, and only
+a weak reference to a non-leaf input (``_WeakInput``). An intermediate that no backward needs -- a batch
+norm's output read by a ReLU, which saves a mask -- is freed as soon as the caller drops it, as in PyTorch,
+instead of living until backward (a VGG-style CIFAR net's training step: 358 -> 276 MiB).
+
 Import direction: this module knows nothing of the ops. ``tinycnn.ops`` installs the arithmetic and shape
 methods (``__add__``, ``sum``, ``reshape``...) on ``Tensor`` when it is imported, which keeps the layers
 pointing down (ops -> autograd) without an import circle; ``tinycnn/__init__.py`` imports ``tinycnn.ops``.

@@ -7,7 +7,7 @@ Winograd transforms hand a buffer back through ``release_cols`` once nothing ref
 next ``take`` of any shape and dtype that fits in it gets it: the smallest pooled buffer of at least the bytes
 asked for, viewed with the shape asked for. Buffers are pooled by size, not by shape, so the layers of a
 network share them: what stays resident is about the most the step ever has in use at once, not one buffer
-per layer shape (measured on a VGG-style CIFAR net: 255 MiB pooled by shape, the whole step's peak 480 MiB).
+per layer shape (measured on a VGG-style CIFAR net: 255 MiB pooled by shape, 135 MiB by size).
 Only buffers of at least ``MIN_BYTES`` are kept (smaller ones come from malloc's heap, already mapped), at
 most ``MAX_BUFFERS`` and ``MAX_BYTES`` in all (the smallest go first); ``clear_cols_pool()`` gives them back
 to the OS. A lock makes it safe to use from several threads. The NumPy kernels do not use it: their im2col
