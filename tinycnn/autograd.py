@@ -215,7 +215,8 @@ class _WeakInput:
             self.array_ref = weakref.ref(t.array)
         except TypeError:                      # an array type without weak references: keep it
             self.array_ref = lambda array=t.array: array
-        self.xp, self.shape, self.dtype = get_array_module(t.array), t.array.shape, t.array.dtype
+        self.xp = np if type(t.array) is np.ndarray else get_array_module(t.array)   # the common case, fast
+        self.shape, self.dtype = t.array.shape, t.array.dtype
         self._version_counter = t._version_counter
         self.ctx, self.requires_grad, self.stand_in = t._ctx, t.requires_grad, None
 
@@ -582,11 +583,11 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
     seen = {key(root, root._ctx)}
     while stack:
         fn = stack.pop()
-        if fn.inputs is None:
+        if fn._inputs is None:
             raise RuntimeError(
                 "Trying to backward through the graph a second time (its saved arrays were freed). "
                 "Pass retain_graph=True to the first backward() if you need to.")
-        for inp, made_by, need in zip(fn.inputs, fn.input_ctx, fn.needs_input_grad):
+        for inp, made_by, need in zip(fn._inputs, fn.input_ctx, fn.needs_input_grad):
             if not need:
                 continue
             k = id(made_by) if made_by is not None else id(inp)
@@ -596,16 +597,20 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
                 if made_by is not None:
                     stack.append(made_by)
 
-    # Pass 2: a node is ready once all its consumers have contributed (pending count reaches zero).
+    # Pass 2: a node is ready once all its consumers have contributed (pending count reaches zero). A node's
+    # tensor is None where it is gone (a non-leaf nothing held: no hooks, no retained grad, see _WeakInput).
     grads = {key(root, root._ctx): grad}
     ready = [(root, root._ctx)]
     while ready:
         t, fn = ready.pop()
-        g = grads.pop(key(t, fn), None)
-        current = fn is None or t._ctx is fn   # this node is t's present role (not one before an in-place op)
+        g = grads.pop(id(fn) if fn is not None else id(t), None)
+        if t is None:
+            current = False
+        else:
+            current = fn is None or t._ctx is fn   # t's present role (not one before an in-place op)
         if g is not None and current and t._backward_hooks:
             g = _run_tensor_hooks(t, g)
-        if g is not None and (fn is None or (t._retains_grad and t._ctx is fn)):
+        if g is not None and (fn is None or (current and t._retains_grad)):
             _accumulate_grad(t, g)
             if fn is None and t._post_accumulate_hooks:
                 for hook in list(t._post_accumulate_hooks.values()):
@@ -613,30 +618,32 @@ def run_backward(root: Tensor, grad, retain_graph: bool = False) -> None:
         if fn is None:
             continue
         if g is None:  # no gradient reached this node (every path gave None): its inputs get none from it
-            in_grads = (None,) * len(fn.inputs)
+            in_grads = (None,) * len(fn._inputs)
         else:
             fn.check_versions()
             in_grads = fn.backward(g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
-            if len(in_grads) != len(fn.inputs):
+            if len(in_grads) != len(fn._inputs):
                 raise RuntimeError(f"{fn.name}.backward returned {len(in_grads)} gradients for "
-                                   f"{len(fn.inputs)} inputs")
-        for inp, made_by, need, gi in zip(fn.inputs, fn.input_ctx, fn.needs_input_grad, in_grads):
+                                   f"{len(fn._inputs)} inputs")
+        for inp, made_by, need, gi in zip(fn._inputs, fn.input_ctx, fn.needs_input_grad, in_grads):
             if not need:
                 continue
             k = id(made_by) if made_by is not None else id(inp)
             if gi is not None:
-                if gi.shape != inp.array.shape:
+                shape, dtype = (inp.shape, inp.dtype) if isinstance(inp, _WeakInput) else (inp.array.shape,
+                                                                                            inp.array.dtype)
+                if gi.shape != shape:
                     raise RuntimeError(f"{fn.name}.backward returned a gradient of shape {tuple(gi.shape)} "
-                                       f"for an input of shape {tuple(inp.array.shape)}")
-                if gi.dtype != inp.array.dtype:
-                    gi = gi.astype(inp.array.dtype)
+                                       f"for an input of shape {tuple(shape)}")
+                if gi.dtype != dtype:
+                    gi = gi.astype(dtype)
                 prev = grads.get(k)
                 grads[k] = gi if prev is None else prev + gi
             pending[k] -= 1
             if pending[k] == 0:
-                ready.append((inp, made_by))
+                ready.append((inp.ref() if isinstance(inp, _WeakInput) else inp, made_by))
         if not retain_graph:
             fn.release()
 
