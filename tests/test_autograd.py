@@ -108,7 +108,7 @@ def test_intermediate_arrays_are_released_after_backward():
 
 def test_intermediate_array_not_saved_by_its_consumer_is_freed_before_backward():
     # relu keeps a mask, not its input: as in PyTorch, nothing holds h's array once the caller drops h
-    x = tinycnn.tensor(np.linspace(-1, 1, 1000), requires_grad=True)
+    x = tinycnn.tensor(np.linspace(-1, 1, 10_000), requires_grad=True)    # 80 kB: above WEAK_INPUT_MIN_BYTES
     h = x * 3.0
     ref = weakref.ref(h.array)
     y = (tinycnn.relu(h) * 2.0).sum()
@@ -117,13 +117,13 @@ def test_intermediate_array_not_saved_by_its_consumer_is_freed_before_backward()
     gc.collect()
     assert ref() is None
     stand_in = fn.inputs[0]                                  # what the graph tools see in its place
-    assert stand_in.shape == (1000,) and stand_in.grad_fn is not None
+    assert stand_in.shape == (10_000,) and stand_in.grad_fn is not None
     y.backward()
     np.testing.assert_array_equal(x.grad.numpy(), np.where(x.numpy() * 3.0 > 0, 6.0, 0.0))
 
 
 def test_hook_and_retain_grad_of_a_dropped_intermediate_still_run():
-    x = tinycnn.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    x = tinycnn.tensor(np.tile([1.0, -2.0, 3.0], 5000), requires_grad=True)   # large enough to be weak
     h = x * 2.0
     seen = []
     h.register_hook(lambda g: seen.append(g.numpy().copy()))
@@ -131,14 +131,14 @@ def test_hook_and_retain_grad_of_a_dropped_intermediate_still_run():
     del h
     gc.collect()
     y.backward()
-    np.testing.assert_array_equal(seen[0], [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(seen[0], np.tile([1.0, 0.0, 1.0], 5000))
     h = x * 2.0
     h.retain_grad()
     ref = weakref.ref(h)
     y = tinycnn.relu(h).sum()
     y.backward()
     assert ref() is h
-    np.testing.assert_array_equal(h.grad.numpy(), [1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(h.grad.numpy(), np.tile([1.0, 0.0, 1.0], 5000))
 
 
 def test_deep_graph_of_100k_nodes_needs_no_recursion():

@@ -14,9 +14,9 @@ An edge of the graph remembers the function that had made its input when it was 
 op that gives a tensor a new ``grad_fn`` (``y += 1``) does not re-route the gradients of earlier consumers.
 
 Memory: the graph holds leaf inputs (parameters, data) and what each function saved for its backward, and only
-a weak reference to a non-leaf input (``_WeakInput``). An intermediate that no backward needs -- a batch
-norm's output read by a ReLU, which saves a mask -- is freed as soon as the caller drops it, as in PyTorch,
-instead of living until backward (a VGG-style CIFAR net's training step: 358 -> 276 MiB).
+a weak reference to a non-leaf input of 64 KiB or more (``_WeakInput``). An intermediate that no backward
+needs -- a batch norm's output read by a ReLU, which saves a mask -- is freed as soon as the caller drops it,
+as in PyTorch, instead of living until backward (a VGG-style CIFAR net's training step: 358 -> 276 MiB).
 
 Import direction: this module knows nothing of the ops. ``tinycnn.ops`` installs the arithmetic and shape
 methods (``__add__``, ``sum``, ``reshape``...) on ``Tensor`` when it is imported, which keeps the layers
@@ -127,8 +127,8 @@ class Function:
             out._base = base
             out._view_fn = [cls, params, out._version_counter.value]  # to replay the view when it is stale
         if record:
-            fn._inputs = tuple(_WeakInput(t) if isinstance(t, Tensor) and t._ctx is not None else t
-                               for t in inputs)
+            fn._inputs = tuple(_WeakInput(t) if isinstance(t, Tensor) and t._ctx is not None
+                               and t.array.nbytes >= WEAK_INPUT_MIN_BYTES else t for t in inputs)
             fn.attributes = params     # for tools that show the graph (tinycnn.utils.graph)
             fn.input_ctx = tuple(t._ctx if isinstance(t, Tensor) else None for t in inputs)
             fn.saw_versions = tuple(t._version_counter.value if isinstance(t, Tensor) else None for t in inputs)
@@ -196,8 +196,11 @@ class Function:
             raise _modified_error(out, "output 0", self.name, record.version)
 
 
+# Smaller non-leaf inputs are held: they cost no memory worth saving, and graph tools show their values.
+WEAK_INPUT_MIN_BYTES = 1 << 16
+
 _BOOKKEEPING = frozenset({"_inputs", "input_ctx", "saw_versions", "output", "needs_input_grad", "attributes",
-                          "_pinned"})
+                          "_pinned", "_stand_ins"})
 
 
 class _WeakInput:
@@ -206,8 +209,7 @@ class _WeakInput:
     it: shape, dtype, version counter, grad_fn (``Function.inputs`` makes a stand-in from these). A tensor
     with hooks or ``retain_grad`` is held by its grad_fn until backward (``_pin``)."""
 
-    __slots__ = ("ref", "array_ref", "xp", "shape", "dtype", "_version_counter", "ctx", "requires_grad",
-                 "stand_in")
+    __slots__ = ("ref", "array_ref", "xp", "shape", "dtype", "_version_counter", "ctx", "requires_grad")
 
     def __init__(self, t: "Tensor"):
         self.ref = weakref.ref(t)
@@ -218,20 +220,25 @@ class _WeakInput:
         self.xp = np if type(t.array) is np.ndarray else get_array_module(t.array)   # the common case, fast
         self.shape, self.dtype = t.array.shape, t.array.dtype
         self._version_counter = t._version_counter
-        self.ctx, self.requires_grad, self.stand_in = t._ctx, t.requires_grad, None
+        self.ctx, self.requires_grad = t._ctx, t.requires_grad
 
     def tensor(self) -> "Tensor":
+        """The tensor, or its stand-in once it is gone: one per (producer, version), kept on the producer,
+        so that every consumer of a freed intermediate sees the same object (graph tools join by identity)."""
         t = self.ref()
         if t is not None:
             return t
-        if self.stand_in is None:
+        stand_ins = self.ctx.__dict__.setdefault("_stand_ins", {})
+        key = (id(self._version_counter), self._version_counter.value)
+        t = stand_ins.get(key)
+        if t is None:
             array = self.array_ref()
             if array is None:
                 array = self.xp.broadcast_to(self.xp.zeros((), dtype=self.dtype), self.shape)
             t = Tensor(array)
             t._ctx, t.requires_grad, t._version_counter = self.ctx, self.requires_grad, self._version_counter
-            self.stand_in = t
-        return self.stand_in
+            stand_ins[key] = t
+        return t
 
 
 def _pin(t: "Tensor") -> None:
