@@ -6,7 +6,7 @@ Each layer is a 3x3, padding-1 convolution of C -> C channels, float32. The thre
 directly (``accel/winograd.py``, ``accel/winograd_f4.py``, and the im2col GEMM and col2im of
 ``accel/numba_kernels.py``), alternating within each repeat so that load on a shared machine hits all
 three alike; times are the best of ``--repeat``. Backward is both gradients (input and weight). The table's
-ratios are F(4x4) / F(2x2) and F(4x4) / im2col; ``winograd_f4.MIN_F4_OUTPUT`` is set from them.
+ratios are F(4x4) / F(2x2) and F(4x4) / im2col; ``winograd_f4.f4_applies``'s rule is set from them.
 """
 from __future__ import annotations
 
@@ -39,17 +39,13 @@ def _im2col(x, w, gy):
     return nk.col2im(matmul(w2.T, g), x.shape, (3, 3), (1, 1), PAD, (1, 1)), matmul(g, cols.T)
 
 
-def _f4_forward(x, w):
-    return f4.winograd_forward(x, w, None, PAD) if f4.f4_applies(x.shape, PAD) else _forced(x, w)
-
-
 def _forced(x, w):
-    saved = f4.MIN_F4_OUTPUT
-    f4.MIN_F4_OUTPUT = 1
+    saved = f4.MIN_F4_OUTPUT, f4.MAX_MULTIPLIES, f4.ENABLED
+    f4.MIN_F4_OUTPUT, f4.MAX_MULTIPLIES, f4.ENABLED = 1, 10.0, True      # F(4x4) whatever the rule says
     try:
         return f4.winograd_forward(x, w, None, PAD)
     finally:
-        f4.MIN_F4_OUTPUT = saved
+        f4.MIN_F4_OUTPUT, f4.MAX_MULTIPLIES, f4.ENABLED = saved
 
 
 def _time(fn, results, key):

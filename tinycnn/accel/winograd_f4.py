@@ -51,15 +51,17 @@ gw = G^T dU G, dV = U^T dM, gd = B dV B^T summed over the overlapping 6x6 blocks
 
 Numerics. The data transform multiplies by up to 5 and the output one by up to 8, and G's fractions
 (1/6, 1/12, 1/24) are inexact in binary, so a float32 F(4x4) result carries a larger rounding error than
-F(2x2)'s or im2col's. Measured on 64-channel 14x14 layers with unit-variance data (tests/test_winograd_f4.py):
-forward and gradient errors stay below 2e-5 of the output's largest magnitude (F(2x2): about 2e-6, im2col
-about 5e-7); the test bounds them by 1e-4 of that scale. float64 matches im2col to 1e-12 relative.
+F(2x2)'s or im2col's. Measured on 64-channel 14x14 and 32x32 layers with unit-variance data, relative to the
+result's largest magnitude: F(4x4) 3e-6 to 7e-6 for the output and both gradients, F(2x2) and im2col 2e-7
+to 8e-7; the tests bound F(4x4)'s by 3e-5 against im2col and a float64 reference. float64 matches im2col to
+1e-12 relative.
 
-Which layers. F(4x4) pays when the tiles are filled: its transforms read and write 6x6 blocks per 4x4
-outputs, and a plane of 8x8 or less wastes much of a tile or has too few tiles for the savings to cover the
-wider transforms. The rule (``f4_applies``): output planes of at least ``MIN_F4_OUTPUT`` on each side;
-below that F(2x2) runs. See ``MIN_F4_OUTPUT`` for the measured basis. The environment variable
-``TINYCNN_WINOGRAD_F4=0`` (read at import) turns F(4x4) off, for A/B measurements of whole models.
+Which layers. F(4x4) pays when its tiles are filled: its transforms read and write 6x6 blocks per 4x4
+outputs, with more arithmetic per value than F(2x2)'s, and the GEMM saving shrinks where the plane is not a
+multiple of 4 (a 14x14 plane: 0.73x F(2x2)'s multiply-adds, not 0.56x). ``f4_applies`` gives the rule and
+its measured basis: among VGG-CIFAR's and ResNet-18's planes F(4x4) takes 56, 32, 28, 16 and 8, F(2x2)
+keeps 14, 7 and smaller. The environment variable ``TINYCNN_WINOGRAD_F4=0`` (read at import) turns F(4x4)
+off, for A/B measurements of whole models.
 
 Layout and workspace are ``winograd.py``'s: V (36, C, T), M (36, Cout, T), U (36, Cout, C), T = N TH TW with
 TH x TW = ceil(OH/4) x ceil(OW/4) tiles; the same pooled buffers, item drivers and item signature.
@@ -84,15 +86,23 @@ G = np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
               [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]])
 AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0, 1, -1, 8, -8, 1]], dtype=float)
 
-MIN_F4_OUTPUT = 14       # measured on one thread, forward + backward (benchmarks/winograd_bench.py): F(4x4)
-                         # over F(2x2) 0.6-0.75x the time at 14x14 and above, about even at 8x8, slower at 7x7
+MIN_F4_OUTPUT = 8        # output rows and columns at least: below, too few tiles per plane
+MAX_MULTIPLIES = 0.6     # F(4x4)'s GEMM multiply-adds over F(2x2)'s, edge tiles included, at most
 ENABLED = os.environ.get("TINYCNN_WINOGRAD_F4", "1") != "0"
 
 
 def f4_applies(x_shape, padding) -> bool:
-    """For a layer ``winograd.winograd_applies`` takes: whether F(4x4) runs it rather than F(2x2)."""
-    oh, ow, _, _ = f2._tiles(x_shape, padding)
-    return ENABLED and min(oh, ow) >= MIN_F4_OUTPUT
+    """For a layer ``winograd.winograd_applies`` takes: whether F(4x4) runs it rather than F(2x2). Its GEMMs
+    spend 36 TH TW multiply-adds per channel pair against F(2x2)'s 16 TH' TW' (TH' x TW' the 2x2 tiles):
+    0.5625 where 4 divides the output's sides, 0.73 on a 14x14 plane, whose 4x4 tiles waste 2 of 16 rows
+    and columns. Measured on one thread (``benchmarks/winograd_bench.py``, three runs, forward + backward):
+    F(4x4) over F(2x2) 0.7-0.9x on 64 x 32x32, 128 x 16x16, 256 x 8x8 (batch 64), 64 x 56x56 and 128 x 28x28
+    (batch 16); 1.05-1.3x on 256 x 14x14; 0.8-1.3x, too noisy to call, on 512 x 7x7. Hence: F(4x4) where
+    the ratio is at most ``MAX_MULTIPLIES`` and the plane at least ``MIN_F4_OUTPUT`` on each side."""
+    oh, ow, th, tw = f2._tiles(x_shape, padding)
+    if not ENABLED or min(oh, ow) < MIN_F4_OUTPUT:
+        return False
+    return 36 * ((oh + 3) // 4) * ((ow + 3) // 4) <= MAX_MULTIPLIES * 16 * th * tw
 
 
 def winograd_forward(x, w, b, padding):
