@@ -171,3 +171,22 @@ def test_a_vgg_sized_layer_matches_pytorch_in_float32(monkeypatch):
         ref = theirs.detach().numpy()
         np.testing.assert_allclose(ours, ref, rtol=0, atol=FLOAT32_TOLERANCE * np.abs(ref).max())
     np.testing.assert_allclose(gb, bt.grad.numpy(), rtol=1e-4, atol=1e-4 * np.abs(gb).max())   # a plain sum
+
+
+def test_the_transformed_input_is_not_kept_and_the_pool_is_reused(monkeypatch):
+    from tinycnn.accel import cols_pool
+    monkeypatch.setattr(f4, "ENABLED", True)
+    cols_pool.clear_cols_pool()
+    x = tinycnn.tensor(RNG.standard_normal((16, 64, 28, 28)).astype(np.float32), requires_grad=True)
+    w = tinycnn.tensor(RNG.standard_normal((64, 64, 3, 3)).astype(np.float32), requires_grad=True)
+    v_bytes = 36 * 64 * 16 * 7 * 7 * 4
+    with tinycnn.config(kernels="numba"):
+        y = F.conv2d(x, w, padding=1)
+        assert y.grad_fn.u.shape[0] == 36
+        saved = [a for a in y.grad_fn.__dict__.values() if isinstance(a, np.ndarray)]
+        assert all(a.nbytes < v_bytes for a in saved)            # x and U only: V went back to the pool
+        assert cols_pool.pooled_bytes() >= v_bytes
+        for _ in range(3):
+            F.conv2d(x, w, padding=1).sum().backward()
+    assert cols_pool.pooled_bytes() <= 4 * v_bytes               # reused step after step, not piled up
+    cols_pool.clear_cols_pool()
