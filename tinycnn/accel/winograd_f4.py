@@ -97,9 +97,10 @@ def f4_applies(x_shape, padding) -> bool:
     """For a layer ``winograd.winograd_applies`` takes: whether F(4x4) runs it rather than F(2x2). Its GEMMs
     spend 36 TH TW multiply-adds per channel pair against F(2x2)'s 16 TH' TW' (TH' x TW' the 2x2 tiles):
     0.5625 where 4 divides the output's sides, 0.73 on a 14x14 plane, whose 4x4 tiles waste 2 of 16 rows
-    and columns. Measured on one thread (``benchmarks/winograd_bench.py``, three runs, forward + backward):
-    F(4x4) over F(2x2) 0.7-0.9x on 64 x 32x32, 128 x 16x16, 256 x 8x8 (batch 64), 64 x 56x56 and 128 x 28x28
-    (batch 16); 1.05-1.3x on 256 x 14x14; 0.8-1.3x, too noisy to call, on 512 x 7x7. Hence: F(4x4) where
+    and columns. Measured on one thread (``benchmarks/winograd_bench.py``, four runs, forward + backward,
+    F(4x4) over F(2x2)): 0.78-0.82x on 64 x 32x32, 0.86-0.95x on 128 x 16x16, 0.81-0.93x on 256 x 8x8 (batch
+    64), 0.77-0.89x on 64 x 56x56 (one outlier run), 0.81-0.87x on 128 x 28x28 (batch 16); 1.06-1.18x on
+    256 x 14x14 and 0.93-1.10x on 512 x 7x7. Hence: F(4x4) where
     the ratio is at most ``MAX_MULTIPLIES`` and the plane at least ``MIN_F4_OUTPUT`` on each side."""
     oh, ow, th, tw = f2._tiles(x_shape, padding)
     if not ENABLED or min(oh, ow) < MIN_F4_OUTPUT:
