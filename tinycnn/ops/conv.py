@@ -54,7 +54,8 @@ class Conv2dFunction(Function):
 
     Winograd path (Numba kernels, 3x3, stride 1, one group, 16 or more channels: ResNet's and VGG's layers):
     the same sums regrouped by Winograd's F(2x2, 3x3) identity, 4 multiply-adds per output and channel pair
-    instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
+    instead of 9 (``accel/winograd.py`` derives it and its backward), or on planes of 14x14 outputs and more
+    by F(4x4, 3x3), 2.25 (``accel/winograd_f4.py``). Tests check it against this path in
     float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
 
     1x1 path (Numba set, 1x1 kernel, no padding, one group: MobileNet's pointwise layers, ResNet's shortcuts):
