@@ -11,21 +11,31 @@ time, so the driver never inlines or re-optimises the kernel: it compiles in wel
 dtype for all kernels with the same pointer kinds (all of them: ``numba_direct.py``'s and ``winograd.py``'s).
 
 Cold start. When a kernel is first needed for a dtype and the disk cache does not hold it (a fresh install,
-or edited kernels), the kernels of its family (its module: the direct convolution's, the Winograd
-convolution's, ...; a model that needs one kernel of a family needs them all, not necessarily another
-family) that the cache lacks are shared out between this process and background processes (``python -m
-tinycnn.accel.compile_worker``, one per spare core, at most one fewer than the kernels), which write them to
-the same disk cache. Whoever compiles a kernel first claims it with a file in a folder of the cold start
-(created exclusively: exactly one process wins each kernel) and marks it done there once it is in the cache.
-This process takes the kernels in the order it needs them, the workers from the family's other end (the
-last registered first), so they meet in the middle; when this process needs a kernel that a worker is still
-compiling, it compiles the next unclaimed one meanwhile (it will need that too), then the driver, and only
-then waits. Compilation is single-threaded, so on two cores this about halves the wait before the first
+or edited kernels), the kernels of its family that the cache lacks are shared out between this process and
+background processes (``python -m tinycnn.accel.compile_worker``), which write them to the same disk cache.
+A family is what one kind of layer needs together (by default a kernel's module: the direct convolution's,
+the Winograd convolution's, the depthwise one's, batch norm's; or a name given at registration: im2col with
+col2im, ReLU's forward with its backward...), so a model that uses one kernel of a family uses them all.
+Besides the ``ParallelKernel`` items, plain ``@njit(parallel=True, cache=True)`` kernels take part as
+``NjitKernel``: the registration gives example arguments of the types their callers pass, the signature a
+worker compiles.
+
+The workers (one per spare core, at most ``_MAX_WORKERS``; each costs about 1 s to start: importing Python,
+NumPy and Numba) are started at this process's first cold start for the dtype and then read each further
+family's kernel names on their stdin, so later families pay no start-up again; a worker leaves after
+``compile_worker.IDLE_S`` seconds without work. Whoever compiles a kernel first claims it with a file in the
+cold start's folder (created exclusively: exactly one process wins each kernel) and marks it done there
+once it is in the cache. This process takes the kernels in the order it needs them (a forward before its
+backward), the workers from each family's other end (the last registered first), so they meet in the
+middle. When this process needs a kernel that a worker is still compiling, it compiles the next unclaimed
+one of a family being cold-started meanwhile (its own family's first), then the driver, and only then
+waits. Compilation is single-threaded, so on two cores this about halves the wait before the first
 training step. A failed or missing worker only means this process compiles its kernels itself (a worker
 that died holding a claim is waited for no longer than its process lives).
-``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the same cold start before the
-first use, for a program that has other work to do first; ``load_cached`` (at ``import tinycnn``) loads
-what the cache holds and compiles nothing.
+``TINYCNN_COMPILE_WORKERS=0`` turns the workers off. ``prepare`` starts the cold start of given families
+before their first use, for a program that has other work to do first (``tinycnn train`` loads its data
+meanwhile): then the workers are given every missing kernel. ``load_cached`` (at ``import tinycnn``) loads
+the ParallelKernels the cache holds and compiles nothing.
 
 An item function takes one pointer per array (the ``kinds``: "f" for the floating dtype of the call, "i32",
 "i64") and the item number, and indexes the pointers with offsets computed from sizes passed in an int64
@@ -293,9 +303,14 @@ def _start_cold(dtype, family, first=None, at_least=2) -> None:
             shutil.rmtree(share.folder, True)
             return
         _SHARES[dtype] = share
-        atexit.register(shutil.rmtree, share.folder, True)
+        atexit.register(_remove_folder, share.folder, os.getpid())
     share.families.append(family)
     share.send([k.name for k in reversed(missing) if k is not first])   # from the family's other end
+
+
+def _remove_folder(folder, owner) -> None:
+    if os.getpid() == owner:            # not from a forked child (a data-loader process) at its exit
+        shutil.rmtree(folder, True)
 
 
 def _start_worker(share):
