@@ -10,8 +10,10 @@ removed afterwards. The process imports tinycnn, builds and fuses the model as `
 times ``--steps`` SGD-with-momentum training steps on random float32 data of the workload's shape (no MAC
 count, no eval forward first: that would compile the forward kernels before the clock starts). Reported per
 workload, the median over ``--rounds``: the first step (compilation included), the first ``--steps`` steps
-together, and the last step (the warm speed). ``--warm`` adds a second process on the same, now filled,
-cache: the first step of an installation that has compiled before (kernels loaded from disk).
+together, the last step (the warm speed), and the CPU time this process spent in them (its own compiles, but
+not the workers': on a busy machine, where the workers find no spare core, wall times mislead). ``--warm``
+adds a second process on the same, now filled, cache: the first step of an installation that has compiled
+before (kernels loaded from disk).
 ``--compiles`` lists what the first cold run compiled in its own process (the rest was compiled by the
 background workers, or loaded). ``--prepare S`` calls ``kernels.prepare("float32", model)`` after building
 and then idles S seconds before the steps, as ``tinycnn train`` overlaps the compile workers with loading
@@ -60,11 +62,13 @@ def run_worker(name, steps, compiles=False, prepare=None):
     model.train()
     step = _train_step("tinycnn", model, x, y)
     times = []
+    cpu = time.process_time()
     for _ in range(steps):
         start = time.perf_counter()
         step()
         times.append(time.perf_counter() - start)
-    return {"import": imported, "times": times, "compiles": events}
+    cpu = time.process_time() - cpu
+    return {"import": imported, "times": times, "cpu": cpu, "compiles": events}
 
 
 def _time_cfuncs(listener):
@@ -141,9 +145,9 @@ def main():
         return
     info = machine_info()
     print(machine_line(info))
-    print(f"\n| workload | cold 1st step s | cold first {args.steps} steps s | warm step s |"
+    print(f"\n| workload | cold 1st step s | cold first {args.steps} steps s | warm step s | this process's CPU s |"
           + (" warm-cache 1st step s |" if args.warm else "")
-          + "\n|---|---|---|---|" + ("---|" if args.warm else ""), flush=True)
+          + "\n|---|---|---|---|---|" + ("---|" if args.warm else ""), flush=True)
     results = {}
     for name in names:
         cold, warm = [], []
@@ -155,12 +159,14 @@ def main():
         entry = {"first_step_s": _median(cold, lambda r: r["times"][0]),
                  "first_steps_s": _median(cold, lambda r: sum(r["times"])),
                  "last_step_s": _median(cold, lambda r: r["times"][-1]),
-                 "import_s": _median(cold, lambda r: r["import"]), "runs": cold}
+                 "import_s": _median(cold, lambda r: r["import"]),
+                 "process_cpu_s": _median(cold, lambda r: r["cpu"]), "runs": cold}
         if warm:
             entry["warm_cache_first_step_s"] = _median(warm, lambda r: r["times"][0])
             entry["warm_runs"] = warm
         results[name] = entry
-        cells = [name, f"{entry['first_step_s']:.2f}", f"{entry['first_steps_s']:.2f}", f"{entry['last_step_s']:.3f}"]
+        cells = [name, f"{entry['first_step_s']:.2f}", f"{entry['first_steps_s']:.2f}", f"{entry['last_step_s']:.3f}",
+                 f"{entry['process_cpu_s']:.2f}"]
         if warm:
             cells.append(f"{entry['warm_cache_first_step_s']:.2f}")
         print("| " + " | ".join(cells) + " |", flush=True)

@@ -103,3 +103,20 @@ def test_a_plain_kernel_family_is_shared_with_a_worker(tmp_path):
     """
     out = _run(code, tmp_path)
     assert "relu_bwd from cache 1 [0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0]" in out
+
+
+def test_the_cold_start_benchmark_writes_its_fields(tmp_path):
+    """benchmarks/cold_start.py as a user runs it, on its smallest workload (each run on a fresh cache)."""
+    out = tmp_path / "cold.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    res = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "cold_start.py"), "--only", "lenet5",
+                          "--steps", "2", "--warm", "--json", str(out)], capture_output=True, text=True,
+                         cwd=tmp_path, env=env, timeout=600)
+    assert res.returncode == 0, res.stdout + res.stderr
+    import json
+    lenet = json.loads(out.read_text())["workloads"]["lenet5"]
+    for field in ("first_step_s", "first_steps_s", "last_step_s", "import_s", "process_cpu_s",
+                  "warm_cache_first_step_s"):
+        assert isinstance(lenet[field], float) and lenet[field] > 0, (field, lenet)
+    assert lenet["first_steps_s"] >= lenet["first_step_s"] and len(lenet["runs"][0]["times"]) == 2
