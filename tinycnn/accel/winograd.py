@@ -427,7 +427,7 @@ _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
 
 
 def _kernel(item, attr):
-    # 0.7-2 s each to compile: on a cold start they are shared with compile workers (numba_launch.py)
+    # 0.2-2 s each to compile: on a cold start they are shared with compile workers (numba_launch.py)
     return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}")
 
 
