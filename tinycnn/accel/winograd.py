@@ -428,8 +428,8 @@ _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
 
 
 def _kernel(item, attr):
-    # compiled here even on a cold start: each takes a fraction of a second (numba_launch.py)
-    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}", background=False)
+    # 0.2-2 s each to compile: on a cold start they are shared with compile workers (numba_launch.py)
+    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}")
 
 
 _INPUT = _kernel(_input_item, "_INPUT")
