@@ -61,7 +61,7 @@ def test_the_families_of_the_workload_models():
     assert NK.cold_start_families(lenet) == ["tinycnn.accel.numba_direct", f"{fam}:activations"]
     assert set(NK.cold_start_families(models.resnet18(num_classes=10))) == {
         f"{fam}:im2col", "tinycnn.accel.numba_norm", f"{fam}:activations", f"{fam}:max_pool",
-        "tinycnn.accel.winograd"}
+        "tinycnn.accel.winograd", "tinycnn.accel.winograd_f4"}
     mobile = models.mobilenet_v2(num_classes=10)
     assert set(NK.cold_start_families(mobile)) == {
         f"{fam}:im2col", "tinycnn.accel.numba_norm", f"{fam}:activations", "tinycnn.accel.numba_depthwise",

@@ -31,7 +31,7 @@ from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_bac
                          batch_norm_forward)
 from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
 from .threads import run_memory_bound
-from .winograd import winograd_applies  # noqa: F401
+from .winograd import winograd_applies
 from .winograd_f4 import winograd_backward, winograd_forward  # noqa: F401  (F(4x4) or F(2x2) by plane size)
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
@@ -447,19 +447,20 @@ def _pair(v):
 
 
 def _conv_family(m):
-    """The family of the path a Conv2d-like layer ``m`` takes (see ops/conv.py's fast_conv_path), judged
-    from its settings alone (its input size is not known yet), or None for the BLAS-only 1x1 path."""
+    """The families of the paths a Conv2d-like layer ``m`` can take (see ops/conv.py's fast_conv_path), judged
+    from its settings alone (its input size is not known yet: a Winograd layer's plane picks F(2x2) or
+    F(4x4)), or () for the BLAS-only 1x1 path."""
     w_shape = (m.out_channels, m.in_channels // m.groups, *_pair(m.kernel_size))
     stride, dilation = _pair(m.stride), _pair(m.dilation)
     if direct_conv_applies(None, w_shape, stride, dilation, m.groups):
-        return "tinycnn.accel.numba_direct"
+        return ("tinycnn.accel.numba_direct",)
     if winograd_applies((1, m.in_channels, 16, 16), w_shape, stride, (1, 1, 1, 1), dilation, m.groups):
-        return "tinycnn.accel.winograd"
+        return "tinycnn.accel.winograd", "tinycnn.accel.winograd_f4"
     if w_shape[2:] == (1, 1) and m.groups == 1:
-        return None
+        return ()
     if depthwise_conv_applies((1, m.in_channels), w_shape, m.groups):
-        return "tinycnn.accel.numba_depthwise"
-    return f"{__name__}:im2col"
+        return ("tinycnn.accel.numba_depthwise",)
+    return (f"{__name__}:im2col",)
 
 
 def cold_start_families(model, training=True):
@@ -471,16 +472,15 @@ def cold_start_families(model, training=True):
     for m in model.modules():
         kind = type(m).__name__
         if kind in ("Conv2d", "FusedConv2dReLUMaxPool2d"):
-            family = _conv_family(m)
+            found = _conv_family(m)
         elif kind.startswith("BatchNorm") and kind != "BatchNorm1d" and training:
-            family = "tinycnn.accel.numba_norm"
+            found = ("tinycnn.accel.numba_norm",)
         elif kind in ("ReLU", "ReLU6", "Hardtanh"):
-            family = f"{__name__}:activations"
+            found = (f"{__name__}:activations",)
         elif kind == "MaxPool2d":
             window = (_pair(m.kernel_size), _pair(m.stride), _pair(m.padding))
-            family = f"{__name__}:max_pool_2x2" if window == ((2, 2), (2, 2), (0, 0)) else f"{__name__}:max_pool"
+            found = (f"{__name__}:max_pool_2x2" if window == ((2, 2), (2, 2), (0, 0)) else f"{__name__}:max_pool",)
         else:
             continue
-        if family is not None and family not in families:
-            families.append(family)
+        families += [f for f in found if f not in families]
     return families

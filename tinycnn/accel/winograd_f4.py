@@ -486,8 +486,8 @@ _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
 
 
 def _kernel(item, attr):
-    # small kernels, compiled in this process (winograd.py says why)
-    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd_f4:{attr}", background=False)
+    # as winograd.py's: on a cold start they are shared with compile workers (numba_launch.py)
+    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd_f4:{attr}")
 
 
 _INPUT = _kernel(_input_item, "_INPUT")
