@@ -303,7 +303,8 @@ import os
 from numba.core.caching import FunctionCache
 from tinycnn.kernels import _launcher
 for kernel in _launcher()._REGISTRY:
-    index = FunctionCache(kernel.item)._cache_file._index_path
+    py_func = kernel.item if hasattr(kernel, "item") else kernel.dispatcher.py_func   # cfunc item or njit
+    index = FunctionCache(py_func)._cache_file._index_path
     os.makedirs(os.path.dirname(index), exist_ok=True)
     with open(index, "wb") as f:
         f.write(b"\\x80\\x04 not an index")
