@@ -11,8 +11,7 @@ the whole plane, the layer needs no transform, only x's and y's small planes reo
 
 for output pixel l = (a, b) and input pixel p = (r, q), where the tap (i, j) is the one that output reads
 at that pixel, r = a*sh - pt + i*dh and q = b*sw - pl + j*dw, and Weff is 0 where no tap does. With x as
-(N, C*HW) and y as (N, Cout*L) (stored pixel-major, (N, HW*C) and (N, L*Cout), so that each tap's block of
-Weff is one contiguous copy of w's tap; these reorderings touch N*C*HW elements, Weff Cout*C*L*HW):
+(N, C*HW) and y as (N, Cout*L):
 
     forward   Y  = X @ Weff^T          (N, C*HW) @ (C*HW, Cout*L)
     input     GX = GY @ Weff           (N, Cout*L) @ (Cout*L, C*HW)
@@ -20,8 +19,11 @@ Weff is one contiguous copy of w's tap; these reorderings touch N*C*HW elements,
     bias      gb[o] = sum_{n, l} GY[n, (o, l)]
 
 the im2col path's sums (``ops/conv.py``) with the zero taps left out; tests check equality in float64.
-Weff has Cout*C*L*HW entries, as many as Winograd's transformed kernel on one tile (16 Cout C) at 2x2, and
-costs C*HW multiply-adds per output and channel pair where im2col spends kh*kw: hence the rule below.
+Weff's nonzero blocks are w's taps, so it is never formed (at 2x2 it would be 16 Cout C entries, 4 MB a
+layer for ResNet's 256 channels, whose allocation and filling cost as much as the product): the products
+run tap by tap, each tap's input pixels (pixel-major, (N*k, C)) times w[:, :, i, j]^T added into the output
+pixels it reaches, C*HW multiply-adds per output and channel pair where im2col spends kh*kw: hence the rule
+below.
 """
 from __future__ import annotations
 
@@ -41,10 +43,11 @@ def _out_size(size, k, stride, pad, dilation):
 def small_plane_conv_applies(x_shape, w_shape, stride, padding, dilation, groups) -> bool:
     """One group, input and output planes of at most ``MAX_PIXELS`` pixels, and fewer input pixels than
     taps (H*W < kh*kw: fewer multiply-adds than im2col's). Measured on one thread, batch 64, float32, medians
-    of alternating runs in one process: 256 -> 256 channels at 2x2 (3x3, padding 1, ResNet-18's third stage
-    at CIFAR size), forward 7.9 ms against Winograd's 11.1 and im2col's 13.0, forward and backward 13.2 ms
-    against 24.6 and 17.8; its stride-2 layer 256 -> 512 from 2x2 to 1x1, forward 6.1 ms against im2col's
-    9.0, forward and backward 11.2 against 11.4. Larger planes: 4x4 has 16 pixels for 9 taps."""
+    of alternating runs in one process (a busy 2-core machine: compare ratios): 256 -> 256 channels at 2x2
+    (3x3, padding 1, ResNet-18's third stage at CIFAR size), forward 7.8 ms against Winograd's 22.5 and
+    im2col's 24.2, forward and backward 16.5 against 43.0 and 33.4; its stride-2 layer 256 -> 512 from 2x2
+    to 1x1, forward 3.6 ms against im2col's 15.2, forward and backward 16.0 against 18.5. A 4x4 plane has
+    16 pixels for 9 taps: Winograd's."""
     if groups != 1 or len(x_shape) != 4:
         return False
     h, w = x_shape[2:]
@@ -73,54 +76,76 @@ def _taps(h, w, kh, kw, stride, padding, dilation):
     return (oh, ow), tuple(pairs)
 
 
-def _dense_weight(w, hw, l_out, pairs):
-    """Weff with rows (l, o) and columns (p, c), (L*Cout, HW*C): each tap's (Cout, C) block is one
-    contiguous copy of w's tap plane (the (o, l) x (c, p) order of the docstring would take strided ones)."""
-    cout, c = w.shape[:2]
-    taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))                     # (kh, kw, Cout, C)
-    full = len(pairs) == l_out * hw                                          # every block holds a tap
-    weff = (np.empty if full else np.zeros)((l_out, cout, hw, c), dtype=w.dtype)
+def _by_tap(pairs):
+    """{(i, j): (output pixels, input pixels)}: the (l, p) pairs each tap joins (one p per l and tap)."""
+    taps = {}
     for px_out, p, i, j in pairs:
-        weff[px_out, :, p, :] = taps[i, j]
-    return weff.reshape(l_out * cout, hw * c)
+        ls, ps = taps.setdefault((i, j), ([], []))
+        ls.append(px_out)
+        ps.append(p)
+    return [(i, j, _index(ls), _index(ps)) for (i, j), (ls, ps) in taps.items()]
+
+
+def _index(pixels):
+    """A slice where the pixels are consecutive (a view, not a gather), else the list."""
+    if pixels == list(range(pixels[0], pixels[0] + len(pixels))):
+        return slice(pixels[0], pixels[0] + len(pixels))
+    return pixels
 
 
 def _pixels_major(a):
-    """(N, C, H, W) -> (N, H*W*C): pixel-major rows, the order of Weff's columns and rows."""
+    """(N, C, H, W) -> (N, H*W, C): the channel vectors of each pixel contiguous, as the products want."""
     n, c = a.shape[:2]
-    return np.ascontiguousarray(a.reshape(n, c, -1).transpose(0, 2, 1)).reshape(n, -1)
+    return np.ascontiguousarray(a.reshape(n, c, -1).transpose(0, 2, 1))
+
+
+def _gemm(a3, b):
+    """(N, k, K) @ (K, M) as one 2-D product (a3 copied contiguous if it is a gather) -> (N, k, M)."""
+    n, k, kk = a3.shape
+    return matmul(np.ascontiguousarray(a3).reshape(n * k, kk), b).reshape(n, k, -1)
 
 
 def small_plane_conv2d_forward(x, w, b, stride, padding, dilation):
-    """y (N, Cout, OH, OW) and Weff, which the backward needs (with x)."""
+    """y (N, Cout, OH, OW) and w's taps as (kh, kw, Cout, C), which the backward needs (with x).
+
+    Weff is never formed: its blocks are w's taps, so per tap (i, j) one product of the input pixels it reads
+    with w[:, :, i, j]^T adds into the output pixels it reaches (the same multiply-adds, tap by tap)."""
     n, c, h, wd = x.shape
     cout = w.shape[0]
     (oh, ow), pairs = _taps(h, wd, w.shape[2], w.shape[3], tuple(stride), tuple(padding), tuple(dilation))
-    weff = _dense_weight(w, h * wd, oh * ow, pairs)
-    y = matmul(_pixels_major(x), weff.T).reshape(n, oh * ow, cout).transpose(0, 2, 1)     # (N, Cout, L)
+    taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))                     # (kh, kw, Cout, C)
+    xpm = _pixels_major(x)                                                   # (N, HW, C)
+    ypm = np.zeros((n, oh * ow, cout), dtype=x.dtype)
+    for i, j, ls, ps in _by_tap(pairs):
+        ypm[:, ls, :] += _gemm(xpm[:, ps, :], taps[i, j].T)
     out = np.empty((n, cout, oh, ow), dtype=x.dtype)
+    y = ypm.transpose(0, 2, 1)
     if b is None:
         out.reshape(n, cout, oh * ow)[...] = y
     else:
         np.add(y, b.reshape(1, cout, 1), out=out.reshape(n, cout, oh * ow))
-    return out, weff
+    return out, taps
 
 
-def small_plane_conv2d_backward(gy, x, weff, w_shape, stride, padding, dilation,
+def small_plane_conv2d_backward(gy, x, taps, w_shape, stride, padding, dilation,
                                 need_x=True, need_w=True, need_b=True):
-    """(gx, gw, gb) of ``small_plane_conv2d_forward`` (None for those not needed)."""
+    """(gx, gw, gb) of ``small_plane_conv2d_forward`` (None for those not needed), tap by tap as the forward:
+    gx's pixels get gy's pixels @ w[:, :, i, j], and gw[:, :, i, j] = (gy's pixels)^T @ (x's pixels)."""
     n, c, h, wd = x.shape
-    cout, l_out = w_shape[0], gy.shape[2] * gy.shape[3]
-    gy2 = _pixels_major(gy)                                                  # (N, L*Cout)
-    gx = gw = None
-    if need_x:
-        gx = np.ascontiguousarray(matmul(gy2, weff).reshape(n, h * wd, c).transpose(0, 2, 1)).reshape(x.shape)
-    if need_w:
-        _, pairs = _taps(h, wd, w_shape[2], w_shape[3], tuple(stride), tuple(padding), tuple(dilation))
-        gweff = matmul(gy2.T, _pixels_major(x)).reshape(l_out, cout, h * wd, c)
-        taps = np.zeros((w_shape[2], w_shape[3], cout, c), dtype=gy.dtype)
-        for px_out, p, i, j in pairs:
-            taps[i, j] += gweff[px_out, :, p, :]
-        gw = np.ascontiguousarray(taps.transpose(2, 3, 0, 1))
+    cout = w_shape[0]
+    _, pairs = _taps(h, wd, w_shape[2], w_shape[3], tuple(stride), tuple(padding), tuple(dilation))
+    gypm = _pixels_major(gy)                                                 # (N, L, Cout)
+    xpm = _pixels_major(x) if need_w else None
+    gxpm = np.zeros((n, h * wd, c), dtype=gy.dtype) if need_x else None
+    gtaps = np.zeros((w_shape[2], w_shape[3], cout, c), dtype=gy.dtype) if need_w else None
+    for i, j, ls, ps in _by_tap(pairs):
+        g = gypm[:, ls, :]
+        if need_x:
+            gxpm[:, ps, :] += _gemm(g, taps[i, j])
+        if need_w:
+            gtaps[i, j] = matmul(np.ascontiguousarray(g).reshape(-1, cout).T,
+                                 np.ascontiguousarray(xpm[:, ps, :]).reshape(-1, c))
+    gx = np.ascontiguousarray(gxpm.transpose(0, 2, 1)).reshape(x.shape) if need_x else None
+    gw = np.ascontiguousarray(gtaps.transpose(2, 3, 0, 1)) if need_w else None
     gb = gy.sum(axis=(0, 2, 3)) if need_b else None
     return gx, gw, gb

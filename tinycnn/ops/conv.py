@@ -89,8 +89,8 @@ class Conv2dFunction(Function):
         if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
             y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
             return y
-        if self.path == "small_plane":       # keeps x and the dense weight matrix instead of cols
-            y, self.weff = kern.small_plane_conv2d_forward(x, w, b, stride, padding, dilation)
+        if self.path == "small_plane":       # keeps x and w by tap instead of cols
+            y, self.taps = kern.small_plane_conv2d_forward(x, w, b, stride, padding, dilation)
             self.x = x
             return y
         if self.path == "depthwise":         # no cols either: backward reads x again
@@ -131,7 +131,7 @@ class Conv2dFunction(Function):
                                                        need_x=need_x, need_w=need_w)
             return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
         if self.path == "small_plane":
-            return get_kernels(gy).small_plane_conv2d_backward(gy, self.x, self.weff, self.w.shape, stride, padding,
+            return get_kernels(gy).small_plane_conv2d_backward(gy, self.x, self.taps, self.w.shape, stride, padding,
                                                                dilation, need_x=need_x, need_w=need_w, need_b=need_b)
         if self.path == "depthwise":
             return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
