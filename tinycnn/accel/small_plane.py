@@ -76,6 +76,7 @@ def _taps(h, w, kh, kw, stride, padding, dilation):
     return (oh, ow), tuple(pairs)
 
 
+@functools.lru_cache(maxsize=64)
 def _by_tap(pairs):
     """{(i, j): (output pixels, input pixels)}: the (l, p) pairs each tap joins (one p per l and tap)."""
     taps = {}
@@ -106,18 +107,19 @@ def _gemm(a3, b):
 
 
 def small_plane_conv2d_forward(x, w, b, stride, padding, dilation):
-    """y (N, Cout, OH, OW) and w's taps as (kh, kw, Cout, C), which the backward needs (with x).
+    """y (N, Cout, OH, OW) and the (Cout, C) matrices of the taps used, which the backward needs (with x).
 
     Weff is never formed: its blocks are w's taps, so per tap (i, j) one product of the input pixels it reads
     with w[:, :, i, j]^T adds into the output pixels it reaches (the same multiply-adds, tap by tap)."""
     n, c, h, wd = x.shape
     cout = w.shape[0]
     (oh, ow), pairs = _taps(h, wd, w.shape[2], w.shape[3], tuple(stride), tuple(padding), tuple(dilation))
-    taps = np.ascontiguousarray(w.transpose(2, 3, 0, 1))                     # (kh, kw, Cout, C)
+    by_tap = _by_tap(pairs)
+    taps = [np.ascontiguousarray(w[:, :, i, j]) for i, j, _, _ in by_tap]  # (Cout, C) each, the taps used
     xpm = _pixels_major(x)                                                   # (N, HW, C)
     ypm = np.zeros((n, oh * ow, cout), dtype=x.dtype)
-    for i, j, ls, ps in _by_tap(pairs):
-        ypm[:, ls, :] += _gemm(xpm[:, ps, :], taps[i, j].T)
+    for (_, _, ls, ps), tap in zip(by_tap, taps):
+        ypm[:, ls, :] += _gemm(xpm[:, ps, :], tap.T)
     out = np.empty((n, cout, oh, ow), dtype=x.dtype)
     y = ypm.transpose(0, 2, 1)
     if b is None:
@@ -137,15 +139,14 @@ def small_plane_conv2d_backward(gy, x, taps, w_shape, stride, padding, dilation,
     gypm = _pixels_major(gy)                                                 # (N, L, Cout)
     xpm = _pixels_major(x) if need_w else None
     gxpm = np.zeros((n, h * wd, c), dtype=gy.dtype) if need_x else None
-    gtaps = np.zeros((w_shape[2], w_shape[3], cout, c), dtype=gy.dtype) if need_w else None
-    for i, j, ls, ps in _by_tap(pairs):
+    gw = np.zeros(w_shape, dtype=gy.dtype) if need_w else None
+    for (i, j, ls, ps), tap in zip(_by_tap(pairs), taps):
         g = gypm[:, ls, :]
         if need_x:
-            gxpm[:, ps, :] += _gemm(g, taps[i, j])
+            gxpm[:, ps, :] += _gemm(g, tap)
         if need_w:
-            gtaps[i, j] = matmul(np.ascontiguousarray(g).reshape(-1, cout).T,
-                                 np.ascontiguousarray(xpm[:, ps, :]).reshape(-1, c))
+            gw[:, :, i, j] = matmul(np.ascontiguousarray(g).reshape(-1, cout).T,
+                                    np.ascontiguousarray(xpm[:, ps, :]).reshape(-1, c))
     gx = np.ascontiguousarray(gxpm.transpose(0, 2, 1)).reshape(x.shape) if need_x else None
-    gw = np.ascontiguousarray(gtaps.transpose(2, 3, 0, 1)) if need_w else None
     gb = gy.sum(axis=(0, 2, 3)) if need_b else None
     return gx, gw, gb
