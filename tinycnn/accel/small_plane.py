@@ -1,5 +1,5 @@
-r"""Convolutions on planes of at most 2x2 pixels (ResNet-18's third and fourth stages at CIFAR size) as one
-dense matrix product over the whole plane.
+r"""Convolutions on planes of at most 2x2 pixels (ResNet-18's third stage and the stride-2 layer of its fourth
+at CIFAR size) as a linear map of the whole plane, computed tap by tap.
 
 Why: on a 2x2 input padded by 1, each of a 3x3 kernel's four outputs reads four of its nine taps (the rest
 read padding), so im2col multiplies 5/9 of its cols by zeros, and Winograd F(2x2, 3x3) has one tile per
@@ -31,13 +31,10 @@ import functools
 
 import numpy as np
 
+from ..kernels.numpy_kernels import conv_out_size
 from .blas import matmul
 
 MAX_PIXELS = 4        # input and output planes of at most this many pixels (2x2)
-
-
-def _out_size(size, k, stride, pad, dilation):
-    return (size + pad - dilation * (k - 1) - 1) // stride + 1
 
 
 def small_plane_conv_applies(x_shape, w_shape, stride, padding, dilation, groups) -> bool:
@@ -52,16 +49,16 @@ def small_plane_conv_applies(x_shape, w_shape, stride, padding, dilation, groups
         return False
     h, w = x_shape[2:]
     kh, kw = w_shape[2:]
-    oh = _out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
-    ow = _out_size(w, kw, stride[1], padding[2] + padding[3], dilation[1])
+    oh = conv_out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
+    ow = conv_out_size(w, kw, stride[1], padding[2] + padding[3], dilation[1])
     return 0 < h * w <= MAX_PIXELS and 0 < oh * ow <= MAX_PIXELS and oh > 0 and ow > 0 and h * w < kh * kw
 
 
 @functools.lru_cache(maxsize=64)
 def _taps(h, w, kh, kw, stride, padding, dilation):
     """(output sizes, ((l, p, i, j), ...)): every output pixel l, input pixel p and the tap (i, j) between."""
-    oh = _out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
-    ow = _out_size(w, kw, stride[1], padding[2] + padding[3], dilation[1])
+    oh = conv_out_size(h, kh, stride[0], padding[0] + padding[1], dilation[0])
+    ow = conv_out_size(w, kw, stride[1], padding[2] + padding[3], dilation[1])
     pairs = []
     for a in range(oh):
         for b in range(ow):
