@@ -40,11 +40,10 @@ MAX_PIXELS = 4        # input and output planes of at most this many pixels (2x2
 def small_plane_conv_applies(x_shape, w_shape, stride, padding, dilation, groups) -> bool:
     """One group, input and output planes of at most ``MAX_PIXELS`` pixels, and fewer input pixels than
     taps (H*W < kh*kw: fewer multiply-adds than im2col's). Measured on one thread, batch 64, float32, medians
-    of alternating runs in one process (a busy 2-core machine: compare ratios): 256 -> 256 channels at 2x2
-    (3x3, padding 1, ResNet-18's third stage at CIFAR size), forward 7.8 ms against Winograd's 22.5 and
-    im2col's 24.2, forward and backward 16.5 against 43.0 and 33.4; its stride-2 layer 256 -> 512 from 2x2
-    to 1x1, forward 3.6 ms against im2col's 15.2, forward and backward 16.0 against 18.5. A 4x4 plane has
-    16 pixels for 9 taps: Winograd's."""
+    of alternating runs in one process: 256 -> 256 channels at 2x2 (3x3, padding 1, ResNet-18's third stage
+    at CIFAR size), forward 4.0 ms against Winograd's 10.1 and im2col's 12.6, forward and backward 7.7
+    against 21.1 and 16.7; its stride-2 layer 256 -> 512 from 2x2 to 1x1, forward 1.9 ms against im2col's
+    5.1, forward and backward 4.3 against 7.2. A 4x4 plane has 16 pixels for 9 taps: Winograd's."""
     if groups != 1 or len(x_shape) != 4:
         return False
     h, w = x_shape[2:]
