@@ -96,14 +96,49 @@ def test_graph_is_freed_after_backward_unless_retained():
 def test_intermediate_arrays_are_released_after_backward():
     x = tinycnn.tensor(np.ones(1000), requires_grad=True)
     h = x * 3.0
-    ref = weakref.ref(h)
+    ref = weakref.ref(h.array)
     y = (h * h).sum()
     del h
     gc.collect()
-    assert ref() is not None          # the graph holds it until backward
+    assert ref() is not None          # the product saved it for its backward
     y.backward()
     gc.collect()
     assert ref() is None              # ... and lets go afterwards
+
+
+def test_intermediate_array_not_saved_by_its_consumer_is_freed_before_backward():
+    # relu keeps a mask, not its input: as in PyTorch, nothing holds h's array once the caller drops h
+    x = tinycnn.tensor(np.linspace(-1, 1, 10_000), requires_grad=True)    # 80 kB: above WEAK_INPUT_MIN_BYTES
+    h = x * 3.0
+    ref = weakref.ref(h.array)
+    y = (tinycnn.relu(h) * 2.0).sum()
+    fn = y.grad_fn.inputs[0].grad_fn.inputs[0].grad_fn      # relu's
+    del h
+    gc.collect()
+    assert ref() is None
+    stand_in = fn.inputs[0]                                  # what the graph tools see in its place
+    assert stand_in.shape == (10_000,) and stand_in.grad_fn is not None
+    y.backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.where(x.numpy() * 3.0 > 0, 6.0, 0.0))
+
+
+def test_hook_and_retain_grad_of_a_dropped_intermediate_still_run():
+    x = tinycnn.tensor(np.tile([1.0, -2.0, 3.0], 5000), requires_grad=True)   # large enough to be weak
+    h = x * 2.0
+    seen = []
+    h.register_hook(lambda g: seen.append(g.numpy().copy()))
+    y = tinycnn.relu(h).sum()
+    del h
+    gc.collect()
+    y.backward()
+    np.testing.assert_array_equal(seen[0], np.tile([1.0, 0.0, 1.0], 5000))
+    h = x * 2.0
+    h.retain_grad()
+    ref = weakref.ref(h)
+    y = tinycnn.relu(h).sum()
+    y.backward()
+    assert ref() is h
+    np.testing.assert_array_equal(h.grad.numpy(), np.tile([1.0, 0.0, 1.0], 5000))
 
 
 def test_deep_graph_of_100k_nodes_needs_no_recursion():

@@ -50,6 +50,20 @@ def test_expression_graph_has_every_op_tensor_and_constant_in_topological_order(
     assert len([n for n in g.tensors.values() if n.kind == "intermediate"]) == 4
 
 
+def test_a_freed_intermediate_is_one_node_for_all_its_consumers_and_small_ones_keep_their_values():
+    x = tinycnn.randn(100, 200, requires_grad=True)   # 80 kB: the graph holds y only weakly
+    y = x * 2
+    z = y.exp() + y.sin()
+    del y
+    g = Graph(z)
+    mul, exp, sin, _ = g.functions
+    assert exp.inputs == sin.inputs == [mul.output]
+    a, b = scalar(2.0), scalar(-3.0)
+    L = (a * b + 1.0) * 2.0                            # a * b is dropped at once, but small: held
+    values = sorted(n.value for n in Graph(L).tensors.values() if n.kind == "intermediate")
+    assert values == [-6.0, -5.0]
+
+
 def test_ops_show_their_keyword_parameters():
     x = tinycnn.randn(1, 3, 9, 9)
     w = tinycnn.randn(4, 3, 3, 3, requires_grad=True)

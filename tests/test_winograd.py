@@ -163,8 +163,9 @@ def test_a_resnet_sized_layer_matches_pytorch_in_float32():
         np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
-def test_the_transformed_input_is_not_kept_between_forward_and_backward():
-    from tinycnn.accel import cols_pool
+def test_the_transformed_input_is_not_kept_between_forward_and_backward(monkeypatch):
+    from tinycnn.accel import cols_pool, winograd_f4
+    monkeypatch.setattr(winograd_f4, "ENABLED", False)           # F(2x2)'s sizes (F(4x4)'s: its own test)
     cols_pool.clear_cols_pool()
     x = tinycnn.tensor(RNG.standard_normal((16, 64, 28, 28)).astype(np.float32), requires_grad=True)
     w = tinycnn.tensor(RNG.standard_normal((64, 64, 3, 3)).astype(np.float32), requires_grad=True)
@@ -180,8 +181,9 @@ def test_the_transformed_input_is_not_kept_between_forward_and_backward():
     cols_pool.clear_cols_pool()
 
 
-def test_inference_gives_the_training_forward_and_reuses_the_pool():
-    from tinycnn.accel import cols_pool
+def test_inference_gives_the_training_forward_and_reuses_the_pool(monkeypatch):
+    from tinycnn.accel import cols_pool, winograd_f4
+    monkeypatch.setattr(winograd_f4, "ENABLED", False)           # F(2x2)'s sizes (F(4x4)'s: its own test)
     x = tinycnn.tensor(RNG.standard_normal((8, 64, 28, 28)).astype(np.float32))
     w = tinycnn.tensor(RNG.standard_normal((64, 64, 3, 3)).astype(np.float32), requires_grad=True)
     with tinycnn.config(kernels="numba"):

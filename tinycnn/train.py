@@ -77,12 +77,12 @@ class Trainer:
         self.config = config = config.resolved()
         self.run: RunFolder | None = None
         self.changes: dict = {}           # settings a resume changed: {name: (saved, given)}
-        if config.device == "cpu":      # on a fresh install, compile the kernels while the data loads
-            kernels.prepare("float32")
         backend.manual_seed(config.seed)
         # transfer: what --pretrained / --init-from and the freezing did (None without them), for transfer.json
         self.model, self.transfer = build_transfer_model(config, num_classes_of(config),
                                                          load_pretrained=load_pretrained, weights=weights)
+        if config.device == "cpu":      # on a fresh install, compile the model's kernels while the data loads
+            kernels.prepare("float32", self.model)
         self.in_channels = first_conv_channels(self.model) or 1
         check_input_size(self.model, config, self.in_channels)
         if not config.log_grads:    # --log-grads records every layer's activations: keep them apart

@@ -40,8 +40,8 @@ one per (image, input channel), each writing only its own plane; the weight and 
 output channel, looping over the images inside, so no two threads write one sum and the order of each sum is
 fixed whatever the thread count. Tasks are grouped into at most 64 chunks, each with its own workspace row
 (phases and grid): the border and gap zeros are written once per chunk, every task only overwrites the
-interior. Plain ``@njit(parallel=True, cache=True)`` loops (small kernels that compile in seconds, so they do
-not go through ``numba_launch.py``'s background compilation).
+interior. Plain ``@njit(parallel=True, cache=True)`` loops, registered with ``numba_launch.py`` as one family: on a
+fresh install the first call of one has the other two compiled in a background worker meanwhile.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..kernels.numpy_kernels import conv_out_size
+from .numba_launch import NjitKernel
 
 # Reassociation lets LLVM vectorise the weight gradient's dot products; contraction makes FMAs. No flags
 # that change NaN/inf handling.
@@ -217,6 +218,19 @@ def _weight_grad(x, gy, gw, gb, offs, ws, n_img, c_in, h, wd, c_out, oh, ow, sh,
                         s0 += ws[_u(g0 + t)] * ws[_u(u0 + t)]
                     gw[o * n_taps + k] += s0
                     k += 1
+
+
+def _a(dtype):
+    return np.empty(0, dtype=dtype)
+
+
+# one family: on a fresh install the first call of one compiles the others in workers (numba_launch.py)
+_forward = NjitKernel(_forward, lambda dt: (*[_a(dt)] * 4, _a(np.int64), _a(dt), *(0,) * 14),
+                      name=f"{__name__}:_forward")
+_input_grad = NjitKernel(_input_grad, lambda dt: (*[_a(dt)] * 3, _a(np.int64), _a(dt), *(0,) * 14),
+                         name=f"{__name__}:_input_grad")
+_weight_grad = NjitKernel(_weight_grad, lambda dt: (*[_a(dt)] * 4, _a(np.int64), _a(dt), *(0,) * 14, True, True),
+                          name=f"{__name__}:_weight_grad")
 
 
 # ---- the kernel set's functions ------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from numba import njit, prange
 
 from ..kernels.interface import CAPABILITIES
 from ..kernels.numpy_kernels import avg_pool_divisor, conv_out_size
+from .numba_launch import NjitKernel
 from .cols_pool import clear_cols_pool, release_cols, take  # noqa: F401  (the "cols_pool" capability)
 from .numba_depthwise import (depthwise_conv2d_backward, depthwise_conv2d_forward,  # noqa: F401
                               depthwise_conv_applies)
@@ -31,11 +32,27 @@ from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_bac
 from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
 from .threads import run_memory_bound
 from .small_plane import small_plane_conv2d_backward, small_plane_conv2d_forward, small_plane_conv_applies  # noqa: F401
-from .winograd import winograd_applies, winograd_backward, winograd_forward  # noqa: F401
+from .winograd import winograd_applies
+from .winograd_f4 import winograd_backward, winograd_forward  # noqa: F401  (F(4x4) or F(2x2) by plane size)
 
 # How the parallel loops' threads wait between kernels is set when the first one runs (accel/threads.py).
 NAME = "numba"
 PROVIDES = frozenset(CAPABILITIES)            # every fast path of the interface
+
+
+def _a(dtype, ndim):
+    """An empty C-contiguous array: an example argument of a kernel's signature (numba_launch.NjitKernel)."""
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+_INTS = (0,) * 16          # example int64 arguments
+
+
+def _registered(kernel, family, example):
+    return NjitKernel(kernel, example, name=f"{__name__}:{kernel.py_func.__name__}", family=f"{__name__}:{family}")
+
+# Each parallel kernel below is wrapped in a NjitKernel of a small family (the kernels one layer type uses
+# together): on a fresh install, the first call of one starts its family's others in a compile worker.
 
 
 # ---- im2col / col2im ----------------------------------------------------------------------------------------
@@ -79,6 +96,9 @@ def _im2col(x, cols, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
                     base += ow
 
 
+
+_im2col = _registered(_im2col, "im2col", lambda dt: (_a(dt, 4), _a(dt, 2), *_INTS[:10]))
+
 @njit(parallel=True, cache=True)
 def _col2im(cols, x, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
     n_img, n_ch, h, w = x.shape
@@ -99,6 +119,9 @@ def _col2im(cols, x, kh, kw, sh, sw, pt, pl, dh, dw, oh, ow):
                         for xo in range(lo, hi):
                             dst[xo * sw + off] += srcrow[base + xo]
 
+
+
+_col2im = _registered(_col2im, "im2col", lambda dt: (_a(dt, 2), _a(dt, 4), *_INTS[:10]))
 
 def im2col(x, kernel_size, stride, padding, dilation):
     """(N, C, H, W) -> cols (C*kh*kw, N*OH*OW); see numpy_kernels.im2col."""
@@ -159,6 +182,9 @@ def _max_pool_fwd(x, y, idx, kh, kw, sh, sw, ph, pw, dh, dw):
                 idx[p, a, b] = best_i
 
 
+
+_max_pool_fwd = _registered(_max_pool_fwd, "max_pool", lambda dt: (_a(dt, 3), _a(dt, 3), _a(np.int32, 3), *_INTS[:8]))
+
 @njit(parallel=True, cache=True)
 def _max_pool_bwd(gy, idx, gx):
     nc, oh, ow = gy.shape
@@ -170,6 +196,9 @@ def _max_pool_bwd(gy, idx, gx):
                 if k >= 0:  # -1: a window of padding only (dilation) has no input element to feed
                     gx[p, k // w, k % w] += gy[p, a, b]
 
+
+
+_max_pool_bwd = _registered(_max_pool_bwd, "max_pool", lambda dt: (_a(dt, 3), _a(np.int32, 3), _a(dt, 3)))
 
 @njit(parallel=True, cache=True)
 def _max_pool_fwd_inside(x, y, idx, kh, kw, sh, sw):
@@ -220,6 +249,9 @@ def _max_pool_fwd_2x2(x, y, idx):
                 idx[p, a, b] = best_i
 
 
+
+_max_pool_fwd_2x2 = _registered(_max_pool_fwd_2x2, "max_pool_2x2", lambda dt: (_a(dt, 3), _a(dt, 3), _a(np.int32, 3)))
+
 def max_pool2d_forward(x, kernel_size, stride, padding, dilation, out_size, index_dtype=np.int64):
     """-> (y, indices); see numpy_kernels.max_pool2d_forward for the tie rule. ``index_dtype=np.int32``
     halves the index traffic (ops/pooling.py asks for it when the indices stay internal)."""
@@ -259,6 +291,9 @@ def _max_pool_bwd_2x2(gy, idx, gx):
                 bottom = d >= w
                 gx[p, 2 * a + (1 if bottom else 0), 2 * b + (d - w if bottom else d)] = gy[p, a, b] + zero
 
+
+
+_max_pool_bwd_2x2 = _registered(_max_pool_bwd_2x2, "max_pool_2x2", lambda dt: (_a(dt, 3), _a(np.int32, 3), _a(dt, 3)))
 
 def max_pool2d_backward(gy, indices, x_shape, window=None):
     """Scatter each output gradient to its argmax; overlapping windows accumulate. ``window``: see
@@ -345,12 +380,18 @@ def _relu_fwd(x, y, mask):
         mask[i] = v > 0
 
 
+
+_relu_fwd = _registered(_relu_fwd, "activations", lambda dt: (_a(dt, 1), _a(dt, 1), _a(np.bool_, 1)))
+
 @njit(parallel=True, cache=True)
 def _relu_bwd(gy, mask, gx):
     one, zero = gy.dtype.type(1), gy.dtype.type(0)
     for i in prange(gy.size):
         gx[i] = gy[i] * (one if mask[i] else zero)     # exactly gy * mask (NaN * 0 stays NaN, as NumPy)
 
+
+
+_relu_bwd = _registered(_relu_bwd, "activations", lambda dt: (_a(dt, 1), _a(np.bool_, 1), _a(dt, 1)))
 
 def relu_forward(x):
     """(y, mask) = (np.maximum(x, 0), x > 0) in one pass (on ``MEMORY_BOUND_THREADS``: accel/threads.py)."""
@@ -383,6 +424,10 @@ def _hardtanh_fwd(x, lo, hi, y, mask):
         mask[i] = (v > lo) and (v < hi)
 
 
+
+_hardtanh_fwd = _registered(_hardtanh_fwd, "activations",
+                            lambda dt: (_a(dt, 1), dt.type(0), dt.type(0), _a(dt, 1), _a(np.bool_, 1)))
+
 def hardtanh_forward(x, min_val, max_val):
     """(np.clip(x, min_val, max_val), (x > min_val) & (x < max_val)) in one pass. The bounds are
     first rounded to x's dtype, as NumPy rounds Python floats."""
@@ -395,3 +440,48 @@ def hardtanh_forward(x, min_val, max_val):
 
 
 hardtanh_backward = relu_backward      # gy * mask: the same pass, whichever function made the mask
+
+
+# ---- which kernel families a model will use (for numba_launch.prepare) ---------------------------------------
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def _conv_family(m):
+    """The families of the paths a Conv2d-like layer ``m`` can take (see ops/conv.py's fast_conv_path), judged
+    from its settings alone (its input size is not known yet: a Winograd layer's plane picks F(2x2) or
+    F(4x4)), or () for the BLAS-only 1x1 path."""
+    w_shape = (m.out_channels, m.in_channels // m.groups, *_pair(m.kernel_size))
+    stride, dilation = _pair(m.stride), _pair(m.dilation)
+    if direct_conv_applies(None, w_shape, stride, dilation, m.groups):
+        return ("tinycnn.accel.numba_direct",)
+    if winograd_applies((1, m.in_channels, 16, 16), w_shape, stride, (1, 1, 1, 1), dilation, m.groups):
+        return "tinycnn.accel.winograd", "tinycnn.accel.winograd_f4"
+    if w_shape[2:] == (1, 1) and m.groups == 1:
+        return ()
+    if depthwise_conv_applies((1, m.in_channels), w_shape, m.groups):
+        return ("tinycnn.accel.numba_depthwise",)
+    return (f"{__name__}:im2col",)
+
+
+def cold_start_families(model, training=True):
+    """The kernel families (numba_launch.py) that training (or, ``training=False``, running) ``model``
+    will call, judged from its layers' types and settings: what ``tinycnn train`` has compiled in the
+    background while it loads its data. A guess errs both ways at no cost to the numbers: a family not
+    used only costs a worker's time, one missed is compiled on first use as without ``prepare``."""
+    families = []
+    for m in model.modules():
+        kind = type(m).__name__
+        if kind in ("Conv2d", "FusedConv2dReLUMaxPool2d"):
+            found = _conv_family(m)
+        elif kind.startswith("BatchNorm") and kind != "BatchNorm1d" and training:
+            found = ("tinycnn.accel.numba_norm",)
+        elif kind in ("ReLU", "ReLU6", "Hardtanh"):
+            found = (f"{__name__}:activations",)
+        elif kind == "MaxPool2d":
+            window = (_pair(m.kernel_size), _pair(m.stride), _pair(m.padding))
+            found = (f"{__name__}:max_pool_2x2" if window == ((2, 2), (2, 2), (0, 0)) else f"{__name__}:max_pool",)
+        else:
+            continue
+        families += [f for f in found if f not in families]
+    return families

@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from .numba_launch import NjitKernel
 from .threads import run_memory_bound
 
 BATCH_NORM_MIN_SIZE = 1 << 15   # below this many elements NumPy's passes cost less than a kernel call
@@ -100,6 +101,17 @@ def _bn_bwd(gy3, x3, mean, s, w, need_gx, gx3, gw, gb):
             for n in range(n_img):
                 for i in range(n_pix):
                     gx3[n, c, i] = ((x3[n, c, i] - mc) * k + gy3[n, c, i] - kb) * k1
+
+
+def _a(dtype, ndim):
+    return np.empty((0,) * ndim, dtype=dtype)
+
+
+# one family: on a fresh install the first call of one compiles the other in a worker (numba_launch.py)
+_bn_fwd = NjitKernel(_bn_fwd, lambda dt: (_a(dt, 3), _a(dt, 1), _a(dt, 1), 0.0, _a(dt, 3), *[_a(dt, 1)] * 3),
+                     name=f"{__name__}:_bn_fwd")
+_bn_bwd = NjitKernel(_bn_bwd, lambda dt: (_a(dt, 3), _a(dt, 3), *[_a(dt, 1)] * 3, True, _a(dt, 3),
+                                          _a(dt, 1), _a(dt, 1)), name=f"{__name__}:_bn_bwd")
 
 
 def batch_norm_applies(shape3) -> bool:

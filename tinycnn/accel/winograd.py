@@ -5,7 +5,8 @@ position, in one GEMM, and writes a cols matrix 9x the input's size. Winograd's 
 algorithm (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2015) computes each 2x2 block
 of outputs from a 4x4 block of inputs with 16 products instead of 36, so a layer becomes 16 GEMMs with K = C
 (4 multiply-adds per output position and channel pair) and the transformed input it stores is 4x the
-input's size. Measured in ``benchmarks/conv_bench.py``.
+input's size. Measured in ``benchmarks/conv_bench.py``. Layers with larger output planes run the F(4x4, 3x3)
+variant of ``winograd_f4.py`` instead (its ``winograd_forward`` chooses; it uses this module's drivers).
 
 One channel pair, one tile. ``d`` is a 4x4 block of the zero-padded input whose top-left corner is at
 (2a, 2b), ``g`` the 3x3 kernel, ``Y`` the 2x2 block of outputs at (2a, 2b). With
@@ -427,8 +428,8 @@ _KINDS = ("f", "f", "f", "f", "f", "f", "f", "i32", "i64")
 
 
 def _kernel(item, attr):
-    # compiled here even on a cold start: each takes a fraction of a second (numba_launch.py)
-    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}", background=False)
+    # 0.2-2 s each to compile: on a cold start they are shared with compile workers (numba_launch.py)
+    return ParallelKernel(item, _KINDS, name=f"tinycnn.accel.winograd:{attr}")
 
 
 _INPUT = _kernel(_input_item, "_INPUT")

@@ -77,11 +77,16 @@ def _launcher():
     return numba_launch
 
 
-def prepare(dtype="float32") -> None:
+def prepare(dtype="float32", model=None) -> None:
     """When the Numba kernels are in use, start compiling the ones the disk cache lacks for ``dtype`` in
-    background processes and return at once (``numba_launch.prepare``); a no-op otherwise."""
+    background processes and return at once (``numba_launch.prepare``): those of the kernel families that
+    training ``model`` will use, or without a model the direct convolution's; a no-op otherwise."""
     if get_kernels_name() == "numba":
-        _launcher().prepare(dtype)
+        launcher = _launcher()
+        if model is None:
+            launcher.prepare(dtype)
+        else:
+            launcher.prepare(dtype, load_numba().cold_start_families(model))
 
 
 def load_backend(dtype="float32") -> None:

@@ -43,6 +43,9 @@ class Conv2dFunction(Function):
       an output; they fall on the zero tail of D' and get gradient 0, and gx has x's exact shape.
     * input, "col2im": GCOLS = W2^T @ GY (K, N*L) is dL/dcols; col2im adds each entry back onto the pixel
       it was copied from -- the adjoint of im2col, the same sum as above grouped by output.
+    cols is not kept from forward to backward: it is x copied kh*kw times over, while x itself is held by the
+    graph anyway, so backward makes it again from x when the weight gradient needs it (ResNet-18 at 224x224:
+    its first layer's cols is 118 MB at batch 16, alive for the whole step if kept, for one product if not).
 
     Direct path (Numba kernels, stride 1, dilation 1, one group, few channels: LeNet's layers): the same
     three sums computed per image without materialising cols, which for such layers costs more memory
@@ -51,7 +54,8 @@ class Conv2dFunction(Function):
 
     Winograd path (Numba kernels, 3x3, stride 1, one group, 16 or more channels: ResNet's and VGG's layers):
     the same sums regrouped by Winograd's F(2x2, 3x3) identity, 4 multiply-adds per output and channel pair
-    instead of 9 (``accel/winograd.py`` derives it and its backward). Tests check it against this path in
+    instead of 9 (``accel/winograd.py`` derives it and its backward), or on planes of 14x14 outputs and more
+    by F(4x4, 3x3), 2.25 (``accel/winograd_f4.py``). Tests check it against this path in
     float64; ``tinycnn.config(conv_winograd=False)`` turns it off.
 
     1x1 path (Numba set, 1x1 kernel, no padding, one group: MobileNet's pointwise layers, ResNet's shortcuts):
@@ -59,10 +63,10 @@ class Conv2dFunction(Function):
     (``accel/pointwise.py``). Tests check it against this path in float64; ``conv_direct=False`` turns it off.
 
     Small-plane path (1 group, input and output planes of at most 2x2 pixels: ResNet-18's last stages at CIFAR
-    size): the layer as one dense matrix Weff (Cout*OH*OW, C*H*W) over the whole plane, built from w by the
-    index mapping above with the taps that read padding left out, so Y = X @ Weff^T with x and y in their own
-    layouts, no cols, no transforms (``accel/small_plane.py``). Tests check it against this path in float64;
-    ``conv_direct=False`` turns it off.
+    size): the layer as a linear map of the whole plane, Y = X @ Weff^T, computed tap by tap (one product per
+    tap over the pixels it reads, the taps that read padding left out), no cols, no transforms
+    (``accel/small_plane.py`` derives it). Tests check it against this path in float64; ``conv_direct=False``
+    turns it off.
 
     Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
     kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
@@ -112,9 +116,10 @@ class Conv2dFunction(Function):
             out[...] = y                                                       # the transpose copy
         else:
             xp.add(y, b.reshape(1, cout, 1, 1), out=out)                       # transpose copy + bias, fused
-        self.cols = cols
-        if not self.needs_input_grad and "cols_pool" in kern.PROVIDES:   # inference: reuse cols at once
-            kern.release_cols(self.__dict__.pop("cols"))
+        if self.needs_input_grad and self.needs_input_grad[1]:
+            self.x = x                       # backward makes cols again: x is held by the graph anyway
+        if "cols_pool" in kern.PROVIDES:     # reuse the big buffer at once (accel/cols_pool.py)
+            kern.release_cols(cols)
         return out
 
     def backward(self, gy):
@@ -136,30 +141,27 @@ class Conv2dFunction(Function):
         if self.path == "depthwise":
             return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
                                                              need_x=need_x, need_w=need_w, need_b=need_b)
-        w, cols = self.w, self.cols
+        w = self.w
         cout, cg, kh, kw = w.shape
+        kern = get_kernels(gy)
         gb = gy.sum(axis=(0, 2, 3)) if need_b else None
         gx = gw = None
         if need_x or need_w:
             gy_g = gy.transpose(1, 0, 2, 3).reshape(groups, cout // groups, -1)   # GY per group, one copy
         if need_w:
+            cols = kern.im2col(self.x, (kh, kw), stride, padding, dilation)     # forward's cols, made again
             gw = matmul(gy_g, cols.reshape(groups, cg * kh * kw, -1).transpose(0, 2, 1)).reshape(w.shape)
+            if "cols_pool" in kern.PROVIDES:
+                kern.release_cols(cols)
+            del cols
         if need_x:
             if get_config().conv_backward == "rot180":
                 gx = conv_input_grad_rot180(gy, w, self.x_shape, stride, padding, dilation, groups)
             else:
                 w_g = w.reshape(groups, cout // groups, cg * kh * kw)
                 gcols = matmul(w_g.transpose(0, 2, 1), gy_g).reshape(groups * cg * kh * kw, -1)
-                gx = get_kernels(gy).col2im(gcols, self.x_shape, (kh, kw), stride, padding, dilation)
+                gx = kern.col2im(gcols, self.x_shape, (kh, kw), stride, padding, dilation)
         return gx, gw, gb
-
-    def release(self):
-        cols = self.__dict__.get("cols")
-        super().release()
-        if cols is not None:                 # reuse the big buffer (accel/cols_pool.py)
-            kern = get_kernels(cols)
-            if "cols_pool" in kern.PROVIDES:
-                kern.release_cols(cols)
 
     def _direct_backward(self, gy, padding, need_x, need_w, need_b):
         # one pass over the batch gives all three (gb is a by-product of gw)
