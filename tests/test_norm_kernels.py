@@ -238,8 +238,27 @@ def test_memory_bound_kernels_put_numbas_thread_count_back(monkeypatch):
         assert numba.get_num_threads() == min(before, threads.MEMORY_BOUND_THREADS or before)
         raise RuntimeError("kernel failed")
 
+    big = np.zeros(threads.SMALL_WORK)
     for cap in (None, 1):                        # all threads (the default), and a cap
         monkeypatch.setattr(threads, "MEMORY_BOUND_THREADS", cap)
         with pytest.raises(RuntimeError, match="kernel failed"):
-            threads.run_memory_bound(failing, 1)
+            threads.run_memory_bound(failing, big)
         assert numba.get_num_threads() == before
+
+
+def test_small_kernel_calls_run_on_one_thread_and_put_the_count_back():
+    numba = pytest.importorskip("numba")
+    from tinycnn.accel import threads
+
+    before = numba.get_num_threads()
+    seen = []
+
+    def kernel(*_):
+        seen.append(numba.get_num_threads())
+        raise RuntimeError("kernel failed")
+
+    for size in (threads.SMALL_WORK - 1, threads.SMALL_WORK):
+        with pytest.raises(RuntimeError, match="kernel failed"):
+            threads.run_parallel(kernel, np.zeros(size), work=size)
+        assert numba.get_num_threads() == before
+    assert seen == [1, before]

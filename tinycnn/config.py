@@ -15,7 +15,8 @@ not which numbers come out (up to float rounding; bit for bit for ``fusion``):
 * ``conv_backward``: conv2d's input gradient as "col2im" (transposed product, then col2im: faster) or
   "rot180" (the full correlation with the rotated kernel: the textbook form).
 * ``conv_direct``: allow the im2col-free convolutions of the Numba kernels: the direct one for small
-  stride-1 layers, the 1x1 one and the depthwise one (groups = in_channels, MobileNet's).
+  stride-1 layers, the 1x1 one, the small-plane one (planes of at most 2x2 pixels) and the depthwise one
+  (groups = in_channels, MobileNet's).
 * ``conv_winograd``: allow the Numba kernels' Winograd F(2x2, 3x3) convolution for 3x3 stride-1 layers
   (``tinycnn/accel/winograd.py``; the same sums regrouped, so float32 results differ in the last bits).
 * ``fusion``: let a fused layer (``tinycnn.accel.fuse``) run its fused kernel; False runs its ops one by one.

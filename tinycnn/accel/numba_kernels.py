@@ -31,6 +31,7 @@ from .numba_norm import (BATCH_NORM_MIN_SIZE, batch_norm_applies, batch_norm_bac
                          batch_norm_forward)
 from .pointwise import pointwise_conv2d_backward, pointwise_conv2d_forward, pointwise_conv_applies  # noqa: F401
 from .threads import run_memory_bound
+from .small_plane import small_plane_conv2d_backward, small_plane_conv2d_forward, small_plane_conv_applies  # noqa: F401
 from .winograd import winograd_applies
 from .winograd_f4 import winograd_backward, winograd_forward  # noqa: F401  (F(4x4) or F(2x2) by plane size)
 

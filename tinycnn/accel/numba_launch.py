@@ -58,6 +58,7 @@ import numpy as np
 from numba import cfunc, njit, prange, types
 
 from . import COMPILE_WORKER_ENV as IN_WORKER
+from .threads import elements, run_parallel
 
 _POINTERS = {"i32": types.CPointer(types.int32), "i64": types.CPointer(types.int64)}
 _INDEX_DTYPES = {"i32": np.dtype(np.int32), "i64": np.dtype(np.int64)}
@@ -152,7 +153,7 @@ class ParallelKernel(_Kernel):
     def __call__(self, n_items: int, *arrays) -> None:
         dtype = next(a.dtype for a, k in zip(arrays, self.kinds) if k == "f")
         flat = [_flat(a, np.dtype(dtype) if k == "f" else _INDEX_DTYPES[k]) for a, k in zip(arrays, self.kinds)]
-        _DRIVERS[len(flat)](self.compiled(dtype), n_items, *flat)
+        run_parallel(_DRIVERS[len(flat)], self.compiled(dtype), n_items, *flat, work=elements(flat))
 
     def compile_driver(self, dtype) -> None:
         """Compile (or load) the parallel driver for this kernel's signature and ``dtype``, without the item."""

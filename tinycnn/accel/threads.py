@@ -74,17 +74,41 @@ def prepare_numba_threads() -> None:
 MEMORY_BOUND_THREADS = None
 
 
-def run_memory_bound(kernel, *args) -> None:
-    """``kernel(*args)`` (a parallel Numba kernel) on at most ``MEMORY_BOUND_THREADS`` threads (all when it
-    is None); Numba's thread count of this Python thread is put back afterwards."""
-    if MEMORY_BOUND_THREADS is None:
+# A call that touches fewer elements than this runs on one thread. At about 1 ns an element such a call
+# takes tens of microseconds on one thread, while handing work to a second costs 60-200 us in a VM (module
+# docstring) and, on a machine shared with busy processes, up to milliseconds: on the 2-vCPU machine of
+# benchmarks/README.md under load, a Winograd input transform of (1, 16, 2, 2) took 26 us on one thread and
+# 8 ms on two. ResNet-18 at CIFAR size has dozens of such calls a step (batch norm, ReLU and the Winograd
+# kernel transforms of its last stages).
+SMALL_WORK = 1 << 16
+
+
+def elements(arrays) -> int:
+    """How many elements the arrays among ``arrays`` hold together (the size of a kernel call's work)."""
+    return sum(int(getattr(a, "size", 0)) for a in arrays)
+
+
+def run_parallel(kernel, *args, work: int, cap: int | None = None) -> None:
+    """``kernel(*args)`` (a parallel Numba kernel) on one thread when ``work`` < ``SMALL_WORK``, else on at
+    most ``cap`` threads (all when None); Numba's thread count of this Python thread is put back afterwards.
+    The kernels' results do not depend on the thread count (each item or channel is one task)."""
+    limit = 1 if work < SMALL_WORK else cap
+    if limit is None:
         kernel(*args)
         return
     import numba  # noqa: PLC0415  (the Numba kernels are in use when this runs)
     before = numba.get_num_threads()
-    numba.set_num_threads(min(before, MEMORY_BOUND_THREADS))
+    if before <= limit:
+        kernel(*args)
+        return
+    numba.set_num_threads(limit)
     try:
         kernel(*args)
     finally:
         numba.set_num_threads(before)
 
+
+def run_memory_bound(kernel, *args) -> None:
+    """``kernel(*args)`` (a parallel Numba kernel) on at most ``MEMORY_BOUND_THREADS`` threads (all when it
+    is None), on one when it is small (``run_parallel``)."""
+    run_parallel(kernel, *args, work=elements(args), cap=MEMORY_BOUND_THREADS)

@@ -25,6 +25,8 @@ it, not in the middle of a backward pass.
                         convolutions as one product per image, without im2col
     "winograd"          winograd_applies, winograd_forward, winograd_backward: the
                         Winograd F(2x2, 3x3) convolution for the 3x3 stride-1 layers ``winograd_applies`` accepts
+    "small_plane_conv"  small_plane_conv_applies, small_plane_conv2d_forward, small_plane_conv2d_backward:
+                        convolutions on planes of at most 2x2 pixels as one dense product over the plane
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ CAPABILITIES = {
     "cols_pool": ("release_cols",),
     "pointwise_conv": ("pointwise_conv_applies", "pointwise_conv2d_forward", "pointwise_conv2d_backward"),
     "winograd": ("winograd_applies", "winograd_forward", "winograd_backward"),
+    "small_plane_conv": ("small_plane_conv_applies", "small_plane_conv2d_forward", "small_plane_conv2d_backward"),
 }
 
 

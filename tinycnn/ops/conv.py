@@ -62,6 +62,12 @@ class Conv2dFunction(Function):
     cols would be x with two axes swapped, so each image is one product W2 @ x[n] instead, no copies
     (``accel/pointwise.py``). Tests check it against this path in float64; ``conv_direct=False`` turns it off.
 
+    Small-plane path (1 group, input and output planes of at most 2x2 pixels: ResNet-18's last stages at CIFAR
+    size): the layer as a linear map of the whole plane, Y = X @ Weff^T, computed tap by tap (one product per
+    tap over the pixels it reads, the taps that read padding left out), no cols, no transforms
+    (``accel/small_plane.py`` derives it). Tests check it against this path in float64; ``conv_direct=False``
+    turns it off.
+
     Depthwise path (Numba kernels, groups = C_in, one input channel per kernel: MobileNet's layers, any
     kernel size, stride, padding, dilation and channel multiplier): the same sums with a single input
     channel c = o // m per output channel o, each output plane summed straight from its input plane, where
@@ -86,6 +92,10 @@ class Conv2dFunction(Function):
             return y
         if self.path == "pointwise":         # keeps the pixels read, (N, C, L), instead of cols
             y, self.xs = kern.pointwise_conv2d_forward(x, w, b, stride)
+            return y
+        if self.path == "small_plane":       # keeps x and w by tap instead of cols
+            y, self.taps = kern.small_plane_conv2d_forward(x, w, b, stride, padding, dilation)
+            self.x = x
             return y
         if self.path == "depthwise":         # no cols either: backward reads x again
             self.x = x
@@ -125,6 +135,9 @@ class Conv2dFunction(Function):
             gx, gw = get_kernels(gy).winograd_backward(gy, self.u, self.x, self.w.shape, padding,
                                                        need_x=need_x, need_w=need_w)
             return gx, gw, (gy.sum(axis=(0, 2, 3)) if need_b else None)
+        if self.path == "small_plane":
+            return get_kernels(gy).small_plane_conv2d_backward(gy, self.x, self.taps, self.w.shape, stride, padding,
+                                                               dilation, need_x=need_x, need_w=need_w, need_b=need_b)
         if self.path == "depthwise":
             return get_kernels(gy).depthwise_conv2d_backward(gy, self.x, self.w, stride, padding, dilation,
                                                              need_x=need_x, need_w=need_w, need_b=need_b)
@@ -159,18 +172,21 @@ class Conv2dFunction(Function):
 
 def fast_conv_path(kern, x_shape, w_shape, stride, padding, dilation, groups):
     """Which im2col-free path of the kernel set ``kern`` computes this layer under the current
-    ``tinycnn.config``: "direct", "winograd", "pointwise", "depthwise", or None for im2col (see
+    ``tinycnn.config``: "direct", "pointwise", "small_plane", "winograd", "depthwise", or None for im2col (see
     Conv2dFunction)."""
     settings = get_config()
     if settings.conv_direct and "direct_conv" in kern.PROVIDES \
             and kern.direct_conv_applies(x_shape, w_shape, stride, dilation, groups):
         return "direct"
-    if settings.conv_winograd and "winograd" in kern.PROVIDES \
-            and kern.winograd_applies(x_shape, w_shape, stride, padding, dilation, groups):
-        return "winograd"
     if settings.conv_direct and "pointwise_conv" in kern.PROVIDES \
             and kern.pointwise_conv_applies(x_shape, w_shape, padding, groups, dilation):
         return "pointwise"
+    if settings.conv_direct and "small_plane_conv" in kern.PROVIDES \
+            and kern.small_plane_conv_applies(x_shape, w_shape, stride, padding, dilation, groups):
+        return "small_plane"
+    if settings.conv_winograd and "winograd" in kern.PROVIDES \
+            and kern.winograd_applies(x_shape, w_shape, stride, padding, dilation, groups):
+        return "winograd"
     if settings.conv_direct and "depthwise_conv" in kern.PROVIDES \
             and kern.depthwise_conv_applies(x_shape, w_shape, groups):
         return "depthwise"
