@@ -58,6 +58,7 @@ SHAPES = [  # (N, C, H, W, Cout, (top, bottom, left, right))
 @pytest.mark.parametrize("shape", SHAPES)
 def test_forward_and_gradients_equal_im2col_in_float64(shape, monkeypatch):
     monkeypatch.setattr(f4, "MIN_F4_OUTPUT", 1)          # every shape through F(4x4)
+    monkeypatch.setattr(f4, "MIN_F4_CHANNELS", 1)
     monkeypatch.setattr(f4, "MAX_MULTIPLIES", 10.0)
     monkeypatch.setattr(f4, "ENABLED", True)
     n, c, h, wd, cout, pad = shape
@@ -105,6 +106,7 @@ def test_float32_error_is_within_the_stated_tolerance(monkeypatch):
 
 def test_finite_differences_through_conv2d_in_float64(monkeypatch):
     monkeypatch.setattr(f4, "ENABLED", True)
+    monkeypatch.setattr(f4, "MIN_F4_CHANNELS", 16)      # 48 channels: narrower than the rule's floor
     x = tinycnn.tensor(RNG.standard_normal((1, 48, 16, 12)), requires_grad=True)    # wide enough for Winograd
     w = tinycnn.tensor(RNG.standard_normal((48, 48, 3, 3)) / 20, requires_grad=True)
     b = tinycnn.tensor(RNG.standard_normal(48), requires_grad=True)
@@ -126,6 +128,7 @@ def test_finite_differences_through_conv2d_in_float64(monkeypatch):
 
 def test_conv2d_through_f4_equals_conv2d_through_im2col(monkeypatch):
     monkeypatch.setattr(f4, "ENABLED", True)
+    monkeypatch.setattr(f4, "MIN_F4_CHANNELS", 16)      # 48 channels: narrower than the rule's floor
     x = RNG.standard_normal((2, 48, 20, 16))
     w = RNG.standard_normal((48, 48, 3, 3))
     b = RNG.standard_normal(48)
@@ -144,6 +147,8 @@ def test_the_rule_sends_large_planes_to_f4_and_small_ones_to_f2(monkeypatch):
     for hw in (14, 7, 4, 2):                                   # 4x4 tiles that waste rows, or too few
         assert not f4.f4_applies((16, 64, hw, hw), p1)
     assert f4.f4_applies((16, 64, 8, 8), (0, 0, 0, 0)) is False                   # 6x6 outputs
+    assert not f4.f4_applies((64, 32, 26, 26), (0, 0, 0, 0))        # the MNIST net's 32 -> 64 layer
+    monkeypatch.setattr(f4, "MIN_F4_CHANNELS", 16)
     assert nk.winograd_forward is f4.winograd_forward
     x = RNG.standard_normal((1, 16, 5, 5)).astype(np.float32)
     w = RNG.standard_normal((16, 16, 3, 3)).astype(np.float32)        # (the dispatch itself: any width)

@@ -90,6 +90,7 @@ AT = np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0], [0,
 
 MIN_F4_OUTPUT = 8        # output rows and columns at least: below, too few tiles per plane
 MAX_MULTIPLIES = 0.6     # F(4x4)'s GEMM multiply-adds over F(2x2)'s, edge tiles included, at most
+MIN_F4_CHANNELS = 64
 ENABLED = os.environ.get("TINYCNN_WINOGRAD_F4", "1") != "0"
 
 
@@ -100,10 +101,13 @@ def f4_applies(x_shape, padding) -> bool:
     and columns. Measured on one thread (``benchmarks/winograd_bench.py``, four runs, forward + backward,
     F(4x4) over F(2x2)): 0.78-0.82x on 64 x 32x32, 0.86-0.95x on 128 x 16x16, 0.81-0.93x on 256 x 8x8 (batch
     64), 0.77-0.89x on 64 x 56x56 (one outlier run), 0.81-0.87x on 128 x 28x28 (batch 16); 1.06-1.18x on
-    256 x 14x14 and 0.93-1.10x on 512 x 7x7. Hence: F(4x4) where
-    the ratio is at most ``MAX_MULTIPLIES`` and the plane at least ``MIN_F4_OUTPUT`` on each side."""
+    256 x 14x14 and 0.93-1.10x on 512 x 7x7. With fewer input channels the GEMMs are small beside the
+    transforms, which cost more per value in F(4x4): PyTorch's MNIST example net (32 -> 64 channels, 24x24
+    outputs, batch 64) took 1.05-1.17x as long a training step with F(4x4) (two threads, alternating steps
+    of one process, three runs). Hence: F(4x4) where the ratio is at most ``MAX_MULTIPLIES``, the plane at
+    least ``MIN_F4_OUTPUT`` on each side and the input has at least ``MIN_F4_CHANNELS`` channels."""
     oh, ow, th, tw = f2._tiles(x_shape, padding)
-    if not ENABLED or min(oh, ow) < MIN_F4_OUTPUT:
+    if not ENABLED or min(oh, ow) < MIN_F4_OUTPUT or x_shape[1] < MIN_F4_CHANNELS:
         return False
     return 36 * ((oh + 3) // 4) * ((ow + 3) // 4) <= MAX_MULTIPLIES * 16 * th * tw
 
