@@ -24,8 +24,6 @@ pointing down (ops -> autograd) without an import circle; ``tinycnn/__init__.py`
 """
 from __future__ import annotations
 
-import contextlib
-import threading
 import weakref
 from collections import OrderedDict
 
@@ -33,43 +31,8 @@ import numpy as np
 
 from . import backend
 from .backend import Device, get_array_module
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled  # noqa: F401  (re-exported)
 from .hooks import RemovableHandle
-
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    return getattr(_state, "grad_enabled", True)
-
-
-def set_grad_enabled(mode: bool) -> None:
-    _state.grad_enabled = bool(mode)
-
-
-class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad mode inside and restores the previous mode after."""
-
-    mode = True
-
-    def __enter__(self):
-        self._prev = is_grad_enabled()
-        set_grad_enabled(self.mode)
-        return self
-
-    def __exit__(self, *exc):
-        set_grad_enabled(self._prev)
-        return False
-
-
-class no_grad(_GradMode):
-    """Record nothing: ops inside return tensors with ``requires_grad=False`` and keep no graph."""
-
-    mode = False
-
-
-class enable_grad(_GradMode):
-    mode = True
-
 
 class Size(tuple):
     """A shape; a tuple that prints like PyTorch's ``torch.Size``."""
