@@ -24,10 +24,9 @@ from __future__ import annotations
 
 import math
 
-import tinycnn as _tinycnn  # the package root provides ``cat`` (resolved at call time, no import cycle)
-
 from .. import nn
 from ..nn import functional as F
+from ..ops.shape import cat
 
 V1_WIDTHS = {1: 144, 2: 200, 3: 240, 4: 272, 8: 384}
 V1_REPEATS = (4, 8, 4)
@@ -39,7 +38,7 @@ def channel_shuffle(x, groups: int):
 
 
 def _cat(tensors):
-    return _tinycnn.cat(tensors, 1)
+    return cat(tensors, 1)
 
 
 # ---------------------------------------------------------------------------------------------------------
