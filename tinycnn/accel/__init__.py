@@ -5,15 +5,10 @@
 * ``numba_kernels.py``: the "numba" kernel set (``tinycnn/kernels/interface.py``): im2col, col2im and
   pooling as parallel loops, and every fast path: ``numba_direct.py`` (the im2col-free convolution and its
   fusion with ReLU and max pooling), ``numba_depthwise.py`` (depthwise convolution, groups = in_channels),
-<<<<<<< HEAD
-  ``winograd.py`` (Winograd F(2x2, 3x3) for 3x3 stride-1 layers), ``pointwise.py`` (1x1 convolutions as
-  one product per image), ``small_plane.py`` (convolutions on planes of at most 2x2 pixels, tap by tap
-  over the whole plane), one-pass ReLU and hardtanh, ``numba_norm.py`` (training-mode batch norm),
-=======
   ``winograd.py`` and ``winograd_f4.py`` (Winograd F(2x2, 3x3) and, for larger planes, F(4x4, 3x3) for 3x3
-  stride-1 layers), ``pointwise.py`` (1x1 convolutions as
-  one product per image), one-pass ReLU and hardtanh, ``numba_norm.py`` (training-mode batch norm),
->>>>>>> main
+  stride-1 layers), ``pointwise.py`` (1x1 convolutions as one product per image), ``small_plane.py``
+  (convolutions on planes of at most 2x2 pixels, tap by tap over the whole plane), one-pass ReLU and
+  hardtanh, ``numba_norm.py`` (training-mode batch norm),
   ``cols_pool.py`` (reuse of large im2col and Winograd buffers);
 * ``numba_launch.py`` and ``compile_worker.py``: how those kernels are compiled (in background processes
   on a fresh install) and loaded from Numba's disk cache;
